@@ -1,0 +1,36 @@
+# Maestro: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help deps run test build protos db-start db-stop clean
+
+help:
+	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
+	@echo "make test     build and run all tests against a private Postgres"
+	@echo "make build    debug build of every product"
+	@echo "make protos   regenerate Sources/MaestroProtos from protos/"
+	@echo "make db-start / db-stop   the local suite's Postgres, for iterating"
+
+deps:
+	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
+
+build: deps
+	swift build
+
+run: build
+	deploy/local/suite.sh "$$(swift build --show-bin-path)"
+
+test: deps
+	deploy/local/test.sh
+
+protos:
+	deploy/local/protos.sh
+
+db-start:
+	deploy/local/postgres.sh start
+
+db-stop:
+	deploy/local/postgres.sh stop
+
+clean:
+	rm -rf .build .build-protoc-plugins

@@ -1,0 +1,32 @@
+public import GRPCCore
+public import MaestroCore
+public import ServiceLifecycle
+
+/// What a service contributes to its process: its gRPC services, who may call them, the schema
+/// version it needs, and any background work (engines, schedulers, extra listeners).
+public struct ServiceComponents: Sendable {
+  /// The gRPC services to register (health is added by the host).
+  public var grpcServices: [any RegistrableRPCService & Sendable]
+  /// Fully qualified names reported by `grpc.health.v1.Health` (e.g. `maestro.workflow.v1.WorkflowService`).
+  public var servedServiceNames: [String]
+  /// Requirement per method; unmapped methods are denied. Health is made public by the host.
+  public var policy: AccessPolicy
+  /// The lowest schema version of the service's own schema this build can run against.
+  public var requiredSchemaVersion: Int
+  /// Long-lived work started with the servers and stopped before the database.
+  public var backgroundServices: [any Service]
+
+  public init(
+    grpcServices: [any RegistrableRPCService & Sendable] = [],
+    servedServiceNames: [String] = [],
+    policy: AccessPolicy = AccessPolicy(),
+    requiredSchemaVersion: Int,
+    backgroundServices: [any Service] = []
+  ) {
+    self.grpcServices = grpcServices
+    self.servedServiceNames = servedServiceNames
+    self.policy = policy
+    self.requiredSchemaVersion = requiredSchemaVersion
+    self.backgroundServices = backgroundServices
+  }
+}

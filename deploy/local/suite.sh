@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The local suite (make run): Postgres, migrations, then the five services on their documented
+# ports, each checked SERVING over gRPC health. Ctrl-C (or SIGTERM) drains every service and
+# stops Postgres. Running it again while a suite is up replaces that suite.
+#
+#   deploy/local/suite.sh BIN_DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bin=${1:?usage: suite.sh BIN_DIR}
+state="$root/.local"
+logs="$state/logs"
+run="$state/run"
+mkdir -p "$logs" "$run"
+
+# name grpc_port admin_port schema
+services=(
+  "migration-service 9104 9205 migration"
+  "auth-gateway 9090 9201 auth"
+  "workflow-service 9101 9202 workflow"
+  "scheduler 9102 9203 scheduler"
+  "metrics-service 9103 9204 metrics"
+)
+
+stop_services() {
+  local pids=()
+  for f in "$run"/*.pid; do
+    [ -e "$f" ] || continue
+    local pid; pid=$(cat "$f")
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+    rm -f "$f"
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+shutdown() {
+  trap - INT TERM EXIT
+  echo
+  echo "suite: stopping services (SIGTERM, graceful drain)"
+  stop_services
+  deploy/local/postgres.sh stop
+  exit "${1:-0}"
+}
+
+if ls "$run"/*.pid >/dev/null 2>&1; then
+  echo "suite: a previous suite is running; stopping it first"
+  stop_services
+fi
+
+deploy/local/postgres.sh start
+admin_url=$(deploy/local/postgres.sh url)
+trap 'shutdown 130' INT
+trap 'shutdown 143' TERM
+trap 'shutdown 1' EXIT
+
+echo "suite: migrating"
+MAESTRO_ADMIN_DATABASE_URL="$admin_url" MAESTRO_MIGRATIONS_DIR="$root/services" "$bin/migration-service" migrate
+
+for entry in "${services[@]}"; do
+  read -r name grpc admin schema <<<"$entry"
+  MAESTRO_MIGRATIONS_DIR="$root/services" MAESTRO_LOG_FORMAT=json \
+    "$bin/$name" serve --grpc-port "$grpc" --admin-port "$admin" >"$logs/$name.log" 2>&1 &
+  echo $! >"$run/$name.pid"
+done
+
+echo "suite: waiting for every service to report SERVING"
+deadline=$((SECONDS + 90))
+for entry in "${services[@]}"; do
+  read -r name grpc admin schema <<<"$entry"
+  until "$bin/$name" probe --target "127.0.0.1:$grpc" --timeout 1 >/dev/null 2>&1; do
+    if ! kill -0 "$(cat "$run/$name.pid")" 2>/dev/null; then
+      echo "suite: $name exited during startup; last log lines:" >&2
+      tail -n 20 "$logs/$name.log" >&2
+      shutdown 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo "suite: $name did not report SERVING within 90 s; see $logs/$name.log" >&2
+      shutdown 1
+    fi
+    sleep 0.2
+  done
+  echo "  $name  SERVING  gRPC 127.0.0.1:$grpc  admin http://127.0.0.1:$admin/metrics"
+done
+
+cat <<MSG
+
+Maestro is running.
+  Gateway REST   http://127.0.0.1:8080   (curl http://127.0.0.1:8080/healthz)
+  Gateway gRPC   127.0.0.1:9090          ($bin/auth-gateway probe --target 127.0.0.1:9090)
+  Backends gRPC  9101 workflow-service, 9102 scheduler, 9103 metrics-service, 9104 migration-service
+  Admin HTTP     9201-9205: /healthz /readyz /metrics
+  Postgres       $(deploy/local/postgres.sh url | sed 's|://postgres:[^@]*@|://postgres:***@|')
+                 (superuser password in .local/postgres/superuser.password)
+  Logs           $logs/<service>.log
+Press Ctrl-C to stop everything.
+MSG
+
+# Wait until any service exits (a crash) or we are interrupted.
+set +e
+wait -n
+status=$?
+set -e
+echo "suite: a service exited unexpectedly (status $status); stopping the suite" >&2
+for entry in "${services[@]}"; do
+  read -r name _ <<<"$entry"
+  kill -0 "$(cat "$run/$name.pid" 2>/dev/null || echo 0)" 2>/dev/null || { echo "--- $name:" >&2; tail -n 10 "$logs/$name.log" >&2; }
+done
+shutdown 1

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make test: builds everything (products and tests), starts a private Postgres on port 55433
+# (so it never clashes with make run's 55432), runs the whole test suite against it, and stops
+# Postgres again. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+port=${MAESTRO_TEST_PG_PORT:-55433}
+dir=${MAESTRO_TEST_PG_DIR:-.local/postgres-test}
+
+swift build --build-tests
+bin=$(swift build --show-bin-path)
+
+deploy/local/postgres.sh start --dir "$dir" --port "$port"
+trap 'deploy/local/postgres.sh stop --dir "$dir" --port "$port"' EXIT
+
+export MAESTRO_TEST_DATABASE_URL
+MAESTRO_TEST_DATABASE_URL=$(MAESTRO_PG_DATABASE=postgres deploy/local/postgres.sh url --dir "$dir" --port "$port")
+export MAESTRO_BIN_DIR="$bin"
+export MAESTRO_REPO_ROOT="$root"
+swift test --skip-build "$@"
