@@ -89,7 +89,7 @@ let targets: [Target] = [
   // Shared test fixtures: the test Postgres (a database per test), paths, processes.
   .target(
     name: "MaestroTestSupport",
-    dependencies: ["MaestroKit", .postgresNIO, .logging],
+    dependencies: ["MaestroKit", "MaestroMigration", .postgresNIO, .logging, .jwtKit],
     path: "Tests/MaestroTestSupport",
     swiftSettings: swiftSettings
   ),
@@ -102,7 +102,7 @@ let targets: [Target] = [
     name: "MaestroKitTests",
     dependencies: [
       "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroMigration", "MaestroTestSupport", .grpcCore, .grpcInProcess, .grpcHTTP2, .jwtKit, .grpcProtobuf, .swiftProtobuf, .prometheus,
-      .crypto, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .hummingbirdTesting, .nioCore,
+      .crypto, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .hummingbirdTesting, .nioCore, .nioPosix,
     ],
     swiftSettings: swiftSettings
   ),
@@ -113,7 +113,10 @@ let targets: [Target] = [
   ),
   .testTarget(
     name: "SuiteTests",
-    dependencies: ["MaestroKit", "MaestroMigration", "MaestroTestSupport", "MaestroProtos", .grpcCore, .grpcHTTP2, .asyncHTTPClient, .logging, .nioCore, .postgresNIO],
+    dependencies: [
+      "MaestroKit", "MaestroMigration", "MaestroTestSupport", "MaestroProtos",
+      .grpcCore, .grpcHTTP2, .asyncHTTPClient, .logging, .nioCore, .postgresNIO, .jwtKit,
+    ],
     swiftSettings: swiftSettings
   ),
 ]

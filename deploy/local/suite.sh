@@ -52,8 +52,8 @@ fi
 
 deploy/local/postgres.sh start
 admin_url=$(deploy/local/postgres.sh url)
-trap 'shutdown 130' INT
-trap 'shutdown 143' TERM
+trap 'shutdown 0' INT
+trap 'shutdown 0' TERM
 trap 'shutdown 1' EXIT
 
 echo "suite: migrating"
