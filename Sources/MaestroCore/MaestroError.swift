@@ -79,6 +79,7 @@ extension MaestroError: RPCErrorConvertible {
     guard let field = self.field else { return [:] }
     return ["maestro-field": .string(field)]
   }
-  // The cause stays in the logs: grpc-swift would otherwise render it into the status message.
-  public var rpcErrorCause: (any Error)? { nil }
+  /// The cause travels with the `RPCError` for logging; only the code, message and metadata
+  /// reach the caller.
+  public var rpcErrorCause: (any Error)? { self.cause }
 }

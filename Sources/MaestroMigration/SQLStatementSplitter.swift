@@ -32,6 +32,11 @@ public enum SQLStatementSplitter {
 
     func append(_ range: Range<Int>, code: Bool) {
       for scalar in scalars[range] {
+        // Comments and blank space before a statement's first token are not part of it.
+        if !code, !hasCode {
+          if scalar == "\n" { line += 1 }
+          continue
+        }
         if code, !hasCode, !scalar.properties.isWhitespace {
           hasCode = true
         }

@@ -47,7 +47,7 @@ public struct GRPCServerHost: Service {
     }
   }
 
-  private enum Finished { case served, drained }
+  private enum Finished { case served, drained, announced }
 
   public func run() async throws {
     try await self.preflight()
@@ -66,6 +66,11 @@ public struct GRPCServerHost: Service {
         if self.drainDelay > .zero { try? await Task.sleep(for: self.drainDelay) }
         self.server.beginGracefulShutdown()
         return .drained
+      }
+      group.addTask {
+        let port = try await self.listeningPort
+        self.logger.info("gRPC listening", metadata: ["grpc_port": "\(port)"])
+        return .announced
       }
       // Normally the drain finishes first and the server then stops once in-flight RPCs end;
       // if the server stops on its own (an error), the drain task is cancelled.

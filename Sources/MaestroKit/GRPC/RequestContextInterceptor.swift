@@ -66,30 +66,40 @@ public struct RequestContextInterceptor: ServerInterceptor {
     return response
   }
 
-  /// The error the caller sees, logging what it hides.
+  /// The error the caller sees, logging what it hides: internal and unknown errors reach the
+  /// caller only as "internal error (request id …)"; their details go to the log.
   private static func rpcError(
-    for error: any Error,
+    for thrown: any Error,
     requestID: String,
     method: String,
     logger: Logger
   ) -> RPCError {
-    var metadata: Logger.Metadata = ["request_id": "\(requestID)", "method": "\(method)"]
+    var error = thrown
+    // grpc-swift turns an error thrown beneath an inner interceptor into UNKNOWN with an empty
+    // message and the original as cause: look through it.
+    if let wrapped = error as? RPCError, wrapped.code == .unknown, wrapped.message.isEmpty, let cause = wrapped.cause {
+      error = cause
+    }
+    let rpcError: RPCError
     if let maestro = error as? MaestroError {
-      if let cause = maestro.cause { metadata["cause"] = "\(cause)" }
-      if maestro.code == .internal || maestro.code == .unknown {
-        logger.error("RPC failed", metadata: metadata.merging(["error": "\(maestro)"]) { $1 })
-        return RPCError(code: maestro.code.rpcCode, message: "internal error (request id \(requestID))")
-      }
-      logger.debug("RPC rejected", metadata: metadata.merging(["error": "\(maestro)"]) { $1 })
-      return RPCError(maestro)
+      rpcError = RPCError(maestro)
+    } else if let direct = error as? RPCError {
+      rpcError = direct
+    } else if let convertible = error as? any RPCErrorConvertible {
+      rpcError = RPCError(convertible)
+    } else {
+      rpcError = RPCError(code: .unknown, message: "", cause: error)
     }
-    if let convertible = error as? any RPCErrorConvertible {
-      return RPCError(convertible)
-    }
-    if let rpcError = error as? RPCError {
+
+    var metadata: Logger.Metadata = ["request_id": "\(requestID)", "method": "\(method)", "code": "\(rpcError.code)"]
+    guard rpcError.code == .internalError || rpcError.code == .unknown else {
+      metadata["error"] = "\(rpcError.message)"
+      logger.debug("RPC rejected", metadata: metadata)
       return rpcError
     }
-    logger.error("RPC failed with an unexpected error", metadata: metadata.merging(["error": "\(error)"]) { $1 })
-    return RPCError(code: .unknown, message: "internal error (request id \(requestID))")
+    metadata["error"] = "\(error)"
+    if let cause = rpcError.cause { metadata["cause"] = "\(cause)" }
+    logger.error("RPC failed", metadata: metadata)
+    return RPCError(code: rpcError.code, message: "internal error (request id \(requestID))")
   }
 }

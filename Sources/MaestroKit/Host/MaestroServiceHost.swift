@@ -89,16 +89,14 @@ public struct MaestroServiceHost: Sendable {
       logger: self.logger,
       onListening: { port in logger.info("admin HTTP listening", metadata: ["admin_port": "\(port)"]) }
     )
-    let announcer = ListeningAnnouncer(host: grpcHost, logger: self.logger)
 
     let group = ServiceGroup(
       configuration: .init(
-        services: [
-          .init(service: database.client),
-          .init(service: admin),
-          .init(service: grpcHost),
-          .init(service: announcer, successTerminationBehavior: .ignore),
-        ] + components.backgroundServices.map { .init(service: $0) },
+        // Started in order, shut down in reverse: background work stops first, the database last.
+        // Any component ending (or failing) drains the others gracefully.
+        services: ([database.client, admin, grpcHost] + components.backgroundServices).map {
+          .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        },
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: self.logger
       )
@@ -124,15 +122,4 @@ public struct MaestroServiceHost: Sendable {
 struct ReadinessFailure: Error, CustomStringConvertible {
   var reason: String
   var description: String { self.reason }
-}
-
-/// Logs the gRPC port once bound (`grpc_port`), so port-0 starts can be discovered.
-struct ListeningAnnouncer: Service {
-  let host: GRPCServerHost
-  let logger: Logger
-
-  func run() async throws {
-    let port = try await cancelWhenGracefulShutdown { try await self.host.listeningPort }
-    self.logger.info("gRPC listening", metadata: ["grpc_port": "\(port)"])
-  }
 }

@@ -63,6 +63,7 @@ struct DatabaseTests {
       try await db.migrate()
       var configuration = try db.serviceConfiguration(schema: "auth")
       configuration.password = "definitely-wrong"
+      configuration.connectTimeout = .seconds(2)
       try await self.withDatabase(configuration) { database in
         let error = await #expect(throws: MaestroError.self) { try await database.verifySchema(requiredVersion: 1) }
         #expect(error?.code == .unavailable)
