@@ -9,7 +9,7 @@ import SwiftProtobuf
 /// `maestro.migration.v1.MigrationService`. GetStatus reports, per service, what the ledger
 /// says is applied (flagging files edited or deleted since) and which files are pending.
 /// The zero-downtime RPCs (Plan, Apply, Rollback, Lint, RegisterSchemaExpectation) answer
-/// UNIMPLEMENTED until their issue lands; the access policy denies them meanwhile.
+/// UNIMPLEMENTED until their issue lands.
 struct MigrationGRPCService: Maestro_Migration_V1_MigrationService.SimpleServiceProtocol {
   let database: Database
   let migrationsRoot: String

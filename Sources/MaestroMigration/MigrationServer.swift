@@ -11,29 +11,13 @@ public enum MigrationServer {
   /// The `migration` schema version this build needs (its highest migration).
   public static let requiredSchemaVersion = 1
 
-  /// Who may call what. Status is for operators and admins; everything else is denied until
-  /// it is implemented (fail closed).
-  public static var policy: AccessPolicy {
-    var policy = AccessPolicy()
-    let service = Maestro_Migration_V1_MigrationService.descriptor.fullyQualifiedService
-    policy.require(.permission(.migrationStatusRead), for: "\(service)/GetStatus")
-    policy.grant([.migrationStatusRead], to: .admin)
-    policy.grant([.migrationStatusRead], to: .platformOperator)
-    return policy
-  }
-
   /// What migration-service runs inside its host; `migrationsRoot` is the `services/` folder.
   public static func components(host: MaestroServiceHost, migrationsRoot: String) -> ServiceComponents {
     ServiceComponents(
       grpcServices: [MigrationGRPCService(database: host.database, migrationsRoot: migrationsRoot, logger: host.logger)],
       servedServiceNames: [Maestro_Migration_V1_MigrationService.descriptor.fullyQualifiedService],
-      policy: self.policy,
+      policy: .maestro,
       requiredSchemaVersion: self.requiredSchemaVersion
     )
   }
-}
-
-extension Permission {
-  /// Read migration status (ledger, pending files, drift).
-  public static let migrationStatusRead: Permission = "migration.status.read"
 }
