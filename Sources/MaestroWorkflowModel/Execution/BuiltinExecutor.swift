@@ -1,0 +1,32 @@
+public import Foundation
+
+/// Runs the built-in step types, which need nothing but their evaluated input.
+public enum BuiltinExecutor {
+  /// What an attempt of a built-in step did.
+  public enum Result: Sendable, Hashable {
+    case completed(output: JSONValue)
+    case failed(StepFailure)
+    /// A durable wait until the given time (a sleep).
+    case wait(until: Date)
+  }
+
+  public static func execute(type: StepType, input: JSONValue, now: Date) -> Result {
+    switch type {
+    case .echo, .transform, .switch:
+      return .completed(output: input)
+    case .noop:
+      return .completed(output: .object([:]))
+    case .fail:
+      let message = input["message"].flatMap { if case .string(let text) = $0 { text } else { nil } } ?? "failed"
+      let errorClass = input["error_class"].flatMap { if case .string(let raw) = $0 { StepFailure.ErrorClass(rawValue: raw) } else { nil } } ?? .user
+      return .failed(StepFailure(message, errorClass: errorClass, type: "fail", nonRetryable: input["non_retryable"] == .bool(true)))
+    case .sleep:
+      guard case .string(let text) = input["wake_at"] ?? .null, let wake = Timestamps.parse(text) else {
+        return .failed(StepFailure("sleep: no wake-up time", errorClass: .platform, nonRetryable: true))
+      }
+      return wake <= now ? .completed(output: .object(["woke_at": .string(text)])) : .wait(until: wake)
+    case .task, .http, .subworkflow, .foreach, .waitSignal, .approval:
+      return .failed(StepFailure("step type '\(type.rawValue)' is not supported by this engine version", errorClass: .user, nonRetryable: true))
+    }
+  }
+}
