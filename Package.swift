@@ -20,6 +20,7 @@ let dependencies: [Package.Dependency] = [
   .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
   .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
   .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+  .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
 ]
 
 let swiftSettings: [SwiftSetting] = [
@@ -47,6 +48,7 @@ extension Target.Dependency {
   static let asyncHTTPClient: Self = .product(name: "AsyncHTTPClient", package: "async-http-client")
   static let nioCore: Self = .product(name: "NIOCore", package: "swift-nio")
   static let nioPosix: Self = .product(name: "NIOPosix", package: "swift-nio")
+  static let yams: Self = .product(name: "Yams", package: "Yams")
 }
 
 let targets: [Target] = [
@@ -75,7 +77,22 @@ let targets: [Target] = [
     swiftSettings: swiftSettings
   ),
   .target(name: "MaestroAuth", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .nioCore], swiftSettings: swiftSettings),
-  .target(name: "MaestroWorkflow", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
+  // workflow-service's domain: definitions, validation, expressions, the run state machine.
+  // Pure value logic: no NIO, no Postgres.
+  .target(
+    name: "MaestroWorkflowModel",
+    dependencies: ["MaestroCore", "MaestroProtos", .swiftProtobuf],
+    swiftSettings: swiftSettings
+  ),
+  .target(
+    name: "MaestroWorkflow",
+    dependencies: [
+      "MaestroWorkflowModel", "MaestroKit", "MaestroCore", "MaestroProtos",
+      .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .yams, .prometheus, .crypto,
+      .argumentParser,
+    ],
+    swiftSettings: swiftSettings
+  ),
   .target(name: "MaestroScheduler", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
   .target(name: "MaestroMetrics", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
   .target(name: "MaestroMigration", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .crypto, .argumentParser], swiftSettings: swiftSettings),
@@ -109,6 +126,19 @@ let targets: [Target] = [
   .testTarget(
     name: "MaestroMigrationTests",
     dependencies: ["MaestroMigration", "MaestroKit", "MaestroTestSupport", "MaestroProtos", .grpcCore, .postgresNIO, .logging],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroWorkflowModelTests",
+    dependencies: ["MaestroWorkflowModel", "MaestroProtos", .swiftProtobuf],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroWorkflowTests",
+    dependencies: [
+      "MaestroWorkflow", "MaestroWorkflowModel", "MaestroKit", "MaestroTestSupport", "MaestroProtos",
+      .grpcCore, .grpcInProcess, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle,
+    ],
     swiftSettings: swiftSettings
   ),
   .testTarget(

@@ -1,4 +1,4 @@
-public import MaestroCore
+import MaestroCore
 public import MaestroKit
 import MaestroProtos
 

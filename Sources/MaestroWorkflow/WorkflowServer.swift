@@ -1,4 +1,10 @@
+import Foundation
+import Logging
+import MaestroCore
 public import MaestroKit
+import MaestroProtos
+import PostgresNIO
+import ServiceLifecycle
 
 /// workflow-service's process: definitions, runs, the durable engine and the worker API, in the
 /// `workflow` schema.
@@ -9,8 +15,37 @@ public enum WorkflowServer {
   /// The `workflow` schema version this build needs (its highest migration).
   public static let requiredSchemaVersion = 1
 
+  /// The service's own settings.
+  public struct Settings: Sendable {
+    public var engine: EngineConfiguration
+    public var workflowsDirectory: String
+    /// Tenant the reference workflows are registered for at startup; empty = none.
+    public var referenceTenant: String
+  }
+
   /// What workflow-service runs inside its host.
-  public static func components(host: MaestroServiceHost) -> ServiceComponents {
-    ServiceComponents(requiredSchemaVersion: self.requiredSchemaVersion)
+  public static func components(host: MaestroServiceHost, settings: Settings) -> ServiceComponents {
+    var engineDatabase = host.configuration.database
+    // System work (claims, timers, leases) spans tenants: row-level security lets it through only
+    // with this explicit setting; API connections never carry it.
+    engineDatabase.sessionSettings = [("maestro.tenant", "*")]
+    engineDatabase.maxConnections = max(4, settings.engine.executors + 3)
+    let engineDB = Database(configuration: engineDatabase, logger: host.logger)
+    let engine = WorkflowEngine(
+      api: host.database,
+      engine: engineDB,
+      definitions: DefinitionStore(logger: host.logger),
+      configuration: settings.engine,
+      metrics: WorkflowMetrics(registry: host.registry),
+      logger: host.logger
+    )
+    let installer = ReferenceWorkflows(engine: engine, directory: settings.workflowsDirectory + "/reference", tenant: settings.referenceTenant)
+    return ServiceComponents(
+      grpcServices: [WorkflowGRPCService(engine: engine, events: RunEventPoller(engine: engine))],
+      servedServiceNames: [Maestro_Workflow_V1_WorkflowService.descriptor.fullyQualifiedService],
+      policy: .maestro,
+      requiredSchemaVersion: self.requiredSchemaVersion,
+      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() })]
+    )
   }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MaestroKit
 import MaestroWorkflow
 
@@ -14,10 +15,19 @@ struct WorkflowServiceCommand: AsyncParsableCommand {
   struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the service (default).")
     @OptionGroup var options: ServiceOptions
+    @OptionGroup var engine: EngineOptions
 
     func run() async throws {
+      let settings: WorkflowServer.Settings
+      do {
+        let identity = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+        settings = try self.engine.resolve(environment: ProcessInfo.processInfo.environment, identity: identity)
+      } catch {
+        FileHandle.standardError.write(Data("workflow-service: \(error)\n".utf8))
+        throw ExitCode(2)
+      }
       try await MaestroMain.serve(options: self.options, defaults: WorkflowServer.defaults) { host in
-        WorkflowServer.components(host: host)
+        WorkflowServer.components(host: host, settings: settings)
       }
     }
   }

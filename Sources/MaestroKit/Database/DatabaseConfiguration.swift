@@ -29,6 +29,9 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
   public var maxConnections: Int = 20
   /// How long startup waits to reach Postgres before failing with a clear error.
   public var connectTimeout: Duration = .seconds(10)
+  /// Extra settings every connection starts with (startup parameters), e.g. a custom GUC
+  /// such as `maestro.tenant`.
+  public var sessionSettings: [(String, String)] = []
 
   public init(
     host: String,
@@ -114,7 +117,7 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
     configuration.options.additionalStartupParameters = [
       ("search_path", self.schema),
       ("application_name", "maestro-\(self.schema)"),
-    ]
+    ] + self.sessionSettings
     return PostgresClient(configuration: configuration, backgroundLogger: logger)
   }
 }

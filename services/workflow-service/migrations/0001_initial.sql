@@ -123,6 +123,7 @@ CREATE TABLE runs (
     sla_deadline      timestamptz,           -- soft SLA: a breach is recorded and reported, not a failure
     sla_met           boolean,               -- NULL until the run finishes (or the SLA timer fires first)
     last_event_seq    bigint NOT NULL DEFAULT 0 CHECK (last_event_seq >= 0),
+    run_attempt       integer NOT NULL DEFAULT 1 CHECK (run_attempt >= 1),  -- +1 per RetryRun
     PRIMARY KEY (tenant, id),
     FOREIGN KEY (tenant, parent_run_id) REFERENCES runs (tenant, id) ON DELETE CASCADE,
     CHECK ((parent_run_id IS NULL) = (parent_step_id IS NULL)),

@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The engine's long-lived work in one replica, as a lifecycle `Service`:
+/// - `executors` loops that claim ready steps in batches, run them and record the outcomes;
+/// - a timer loop firing due durable timers (sleeps, step and run timeouts, SLA deadlines);
+/// - a lease sweeper re-queuing steps whose executor died;
+/// - a LISTEN on the ready channel that wakes idle loops when any replica enqueues work.
+///
+/// Idle loops sleep until a notification or the next known due time (no busy polling).
+/// Graceful shutdown stops claiming, finishes the batches in hand, then returns.
+struct EngineRunner: Service {
+  let engine: WorkflowEngine
+  /// One-time work before the loops start (registering reference workflows).
+  var beforeStart: @Sendable () async throws -> Void = {}
+
+  func run() async throws {
+    try await self.beforeStart()
+    let stopping = StopFlag()
+    let engine = self.engine
+    try await withGracefulShutdownHandler {
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await self.listen() }
+        group.addTask {
+          await withDiscardingTaskGroup { loops in
+            for index in 0..<engine.configuration.executors {
+              loops.addTask { await self.executorLoop(index, stopping: stopping) }
+            }
+            loops.addTask { await self.timerLoop(stopping: stopping) }
+            loops.addTask { await self.sweeperLoop(stopping: stopping) }
+          }
+        }
+        // The loops end only when stopping; then the listener is cancelled.
+        _ = try await group.next()
+        group.cancelAll()
+      }
+    } onGracefulShutdown: {
+      stopping.set()
+      engine.wakeup.close()
+      engine.timerWakeup.close()
+    }
+    self.engine.logger.info("engine stopped")
+  }
+
+  private func listen() async {
+    while !Task.isCancelled {
+      do {
+        try await self.engine.engine.client.withConnection { connection in
+          try await connection.listen(on: EngineChannel.ready) { notifications in
+            for try await _ in notifications { self.engine.wakeup.signal() }
+          }
+        }
+      } catch {
+        if Task.isCancelled { return }
+        self.engine.logger.warning("LISTEN connection lost; reconnecting", metadata: ["error": "\(error)"])
+        try? await Task.sleep(for: .seconds(1))
+      }
+    }
+  }
+
+  private func executorLoop(_ index: Int, stopping: StopFlag) async {
+    let engine = self.engine
+    while !stopping.isSet {
+      do {
+        let claimed = try await engine.claim(limit: engine.configuration.batchSize)
+        if claimed.isEmpty {
+          var timeout = engine.configuration.idleWakeup
+          if let next = try await engine.nextVisibleAt() {
+            timeout = min(timeout, .milliseconds(Int64(max(0, next.timeIntervalSince(engine.now())) * 1000) + 1))
+          }
+          await engine.wakeup.wait(timeout: timeout)
+        } else {
+          try await engine.execute(claimed)
+        }
+      } catch {
+        engine.logger.error("executor loop failed; backing off", metadata: ["executor": "\(index)", "error": "\(error)"])
+        try? await Task.sleep(for: .milliseconds(500))
+      }
+    }
+  }
+
+  private func timerLoop(stopping: StopFlag) async {
+    let engine = self.engine
+    while !stopping.isSet {
+      do {
+        let limit = 64
+        if try await engine.fireDueTimers(limit: limit) == limit { continue }
+        var timeout = engine.configuration.idleWakeup
+        if let next = try await engine.nextTimerAt() {
+          timeout = min(timeout, .milliseconds(Int64(max(0, next.timeIntervalSince(engine.now())) * 1000) + 1))
+        }
+        await engine.timerWakeup.wait(timeout: timeout)
+      } catch {
+        engine.logger.error("timer loop failed; backing off", metadata: ["error": "\(error)"])
+        try? await Task.sleep(for: .milliseconds(500))
+      }
+    }
+  }
+
+  private func sweeperLoop(stopping: StopFlag) async {
+    let engine = self.engine
+    let interval = engine.configuration.lease / 2
+    while !stopping.isSet {
+      do {
+        try await engine.requeueExpiredLeases()
+      } catch {
+        engine.logger.error("lease sweeper failed", metadata: ["error": "\(error)"])
+      }
+      await engine.timerWakeup.wait(timeout: interval)
+    }
+  }
+}
+
+/// A one-way flag shared by the engine's loops.
+final class StopFlag: Sendable {
+  private let state = Mutex(false)
+  var isSet: Bool { self.state.withLock { $0 } }
+  func set() { self.state.withLock { $0 = true } }
+}

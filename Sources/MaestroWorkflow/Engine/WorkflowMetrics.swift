@@ -1,0 +1,66 @@
+import Foundation
+import MaestroWorkflowModel
+import Prometheus
+
+/// Run and step outcomes as Prometheus metrics (served on the admin port's /metrics):
+/// - `maestro_workflow_runs_started_total{workflow}`
+/// - `maestro_workflow_runs_finished_total{workflow,status}`
+/// - `maestro_workflow_run_duration_seconds{workflow,status}` (start → finish)
+/// - `maestro_workflow_run_sla_total{workflow,result}` (`met` / `missed`)
+/// - `maestro_workflow_steps_finished_total{workflow,type,status}`
+/// - `maestro_workflow_leases_expired_total`
+struct WorkflowMetrics: Sendable {
+  let registry: PrometheusCollectorRegistry
+
+  private static let durationBuckets: [Duration] = [
+    .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+    .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
+  ]
+
+  private func descriptor(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(namespace: "maestro", subsystem: "workflow", metricName: name, unitName: unit, helpText: help)
+  }
+
+  func runStarted(workflow: String) {
+    self.registry.makeCounter(descriptor: self.descriptor("runs_started", "total", "Runs started."), labels: [("workflow", workflow)]).increment()
+  }
+
+  func runFinished(_ run: RunRecord, status: RunStatus) {
+    let status = status.rawValue.lowercased()
+    self.registry.makeCounter(
+      descriptor: self.descriptor("runs_finished", "total", "Runs that reached a terminal status."),
+      labels: [("workflow", run.workflowName), ("status", status)]
+    ).increment()
+    if let started = run.startedAt, let finished = run.finishedAt {
+      self.registry.makeDurationHistogram(
+        descriptor: self.descriptor("run_duration", "seconds", "Run start to finish."),
+        labels: [("workflow", run.workflowName), ("status", status)],
+        buckets: Self.durationBuckets
+      ).record(.milliseconds(Int64(max(0, finished.timeIntervalSince(started)) * 1000)))
+    }
+    if let slaMet = run.slaMet, slaMet {
+      self.sla(workflow: run.workflowName, met: true)
+    }
+  }
+
+  func slaMissed(workflow: String) { self.sla(workflow: workflow, met: false) }
+
+  private func sla(workflow: String, met: Bool) {
+    self.registry.makeCounter(
+      descriptor: self.descriptor("run_sla", "total", "Runs with an SLA, by whether it was met."),
+      labels: [("workflow", workflow), ("result", met ? "met" : "missed")]
+    ).increment()
+  }
+
+  func stepFinished(workflow: String, type: String, status: StepStatus) {
+    self.registry.makeCounter(
+      descriptor: self.descriptor("steps_finished", "total", "Step attempts that finished."),
+      labels: [("workflow", workflow), ("type", type), ("status", status.rawValue.lowercased())]
+    ).increment()
+  }
+
+  func leasesExpired(_ count: Int) {
+    self.registry.makeCounter(descriptor: self.descriptor("leases_expired", "total", "Step leases that expired and were re-queued."))
+      .increment(by: Int64(count))
+  }
+}
