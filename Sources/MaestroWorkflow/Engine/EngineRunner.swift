@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -48,13 +49,19 @@ struct EngineRunner: Service {
     while !Task.isCancelled {
       do {
         try await self.engine.engine.client.withConnection { connection in
-          try await connection.listen(on: EngineChannel.ready) { notifications in
-            for try await _ in notifications { self.engine.wakeup.signal() }
+          // A notification stream does not end on task cancellation by itself: closing the
+          // connection ends it (the pool replaces the connection).
+          try await withTaskCancellationHandler {
+            try await connection.listen(on: EngineChannel.ready) { notifications in
+              for try await _ in notifications { self.engine.wakeup.signal() }
+            }
+          } onCancel: {
+            _ = connection.close() as EventLoopFuture<Void>
           }
         }
       } catch {
         if Task.isCancelled { return }
-        self.engine.logger.warning("LISTEN connection lost; reconnecting", metadata: ["error": "\(error)"])
+        self.engine.logger.warning("LISTEN connection lost; reconnecting", metadata: ["error": "\(String(reflecting: error))"])
         try? await Task.sleep(for: .seconds(1))
       }
     }
@@ -62,7 +69,7 @@ struct EngineRunner: Service {
 
   private func executorLoop(_ index: Int, stopping: StopFlag) async {
     let engine = self.engine
-    while !stopping.isSet {
+    while !stopping.isSet, !Task.isCancelled {
       do {
         let claimed = try await engine.claim(limit: engine.configuration.batchSize)
         if claimed.isEmpty {
@@ -75,7 +82,7 @@ struct EngineRunner: Service {
           try await engine.execute(claimed)
         }
       } catch {
-        engine.logger.error("executor loop failed; backing off", metadata: ["executor": "\(index)", "error": "\(error)"])
+        engine.logger.error("executor loop failed; backing off", metadata: ["executor": "\(index)", "error": "\(String(reflecting: error))"])
         try? await Task.sleep(for: .milliseconds(500))
       }
     }
@@ -83,7 +90,7 @@ struct EngineRunner: Service {
 
   private func timerLoop(stopping: StopFlag) async {
     let engine = self.engine
-    while !stopping.isSet {
+    while !stopping.isSet, !Task.isCancelled {
       do {
         let limit = 64
         if try await engine.fireDueTimers(limit: limit) == limit { continue }
@@ -93,7 +100,7 @@ struct EngineRunner: Service {
         }
         await engine.timerWakeup.wait(timeout: timeout)
       } catch {
-        engine.logger.error("timer loop failed; backing off", metadata: ["error": "\(error)"])
+        engine.logger.error("timer loop failed; backing off", metadata: ["error": "\(String(reflecting: error))"])
         try? await Task.sleep(for: .milliseconds(500))
       }
     }
@@ -102,11 +109,11 @@ struct EngineRunner: Service {
   private func sweeperLoop(stopping: StopFlag) async {
     let engine = self.engine
     let interval = engine.configuration.lease / 2
-    while !stopping.isSet {
+    while !stopping.isSet, !Task.isCancelled {
       do {
         try await engine.requeueExpiredLeases()
       } catch {
-        engine.logger.error("lease sweeper failed", metadata: ["error": "\(error)"])
+        engine.logger.error("lease sweeper failed", metadata: ["error": "\(String(reflecting: error))"])
       }
       await engine.timerWakeup.wait(timeout: interval)
     }

@@ -63,7 +63,7 @@ extension WorkflowEngine {
         try await self.recordAttempt(step, result: result)
       } catch {
         // The lease expires and another executor retries the attempt: at-least-once execution.
-        self.logger.error("recording a step outcome failed", metadata: ["run_id": "\(step.runID)", "step": "\(step.stepID)", "error": "\(error)"])
+        self.logger.error("recording a step outcome failed", metadata: ["run_id": "\(step.runID)", "step": "\(step.stepID)", "error": "\(String(reflecting: error))"])
       }
     }
   }

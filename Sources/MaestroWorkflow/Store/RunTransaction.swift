@@ -128,6 +128,10 @@ struct RunTransaction {
     self.run.finishedAt = self.now
     if let slaDeadline = self.run.slaDeadline, self.run.slaMet == nil {
       self.run.slaMet = status == .completed && self.now <= slaDeadline
+      if self.now > slaDeadline {
+        // Finished late before the SLA timer fired: the breach is still recorded.
+        self.record("RUN_SLA_MISSED", payload: ["sla_deadline": .string(Timestamps.format(slaDeadline))])
+      }
     }
     let eventType: String =
       switch status {

@@ -47,8 +47,11 @@ struct EngineHarness {
       var engines: [WorkflowEngine] = []
       var services: [any Service] = []
       for index in 0..<count {
-        let api = Database(configuration: try db.serviceConfiguration(schema: "workflow"), logger: logger)
+        var apiConfig = try db.serviceConfiguration(schema: "workflow")
+        apiConfig.maxConnections = 8
+        let api = Database(configuration: apiConfig, logger: logger)
         var engineConfig = try db.serviceConfiguration(schema: "workflow")
+        engineConfig.maxConnections = 6
         engineConfig.sessionSettings = [("maestro.tenant", "*")]
         let engineDB = Database(configuration: engineConfig, logger: logger)
         let engine = WorkflowEngine(
@@ -66,8 +69,8 @@ struct EngineHarness {
       let transport = InProcessTransport()
       try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
-        defer { tasks.cancelAll() }
-        try await withGRPCServer(
+        do {
+          try await withGRPCServer(
           transport: transport.server,
           services: [WorkflowGRPCService(engine: engines[0], events: RunEventPoller(engine: engines[0], interval: .milliseconds(50)))],
           interceptors: [
@@ -78,8 +81,15 @@ struct EngineHarness {
           try await withGRPCClient(transport: transport.client) { client in
             try await body(EngineHarness(db: db, replicas: engines, client: client, issuer: issuer, registry: registry))
           }
+          }
+        } catch {
+          await group.triggerGracefulShutdown()
+          try? await tasks.waitForAll()
+          throw error
         }
+        // Drain like a real shutdown: runners stop first, then their pools.
         await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
       }
     }
   }
