@@ -35,6 +35,8 @@ public final class ServiceProcess: @unchecked Sendable {
 
   public var isRunning: Bool { self.process.isRunning }
 
+  public var processIdentifier: Int32 { self.process.processIdentifier }
+
   /// Polls the JSON log for a line carrying `key` (e.g. `grpc_port`) and returns its value.
   public func waitForLogValue(_ key: String, timeout: Duration = .seconds(60)) async throws -> String {
     let deadline = ContinuousClock.now + timeout
