@@ -34,3 +34,7 @@ db-stop:
 
 clean:
 	rm -rf .build .build-protoc-plugins
+
+.PHONY: bench-workflow
+bench-workflow:
+	deploy/local/bench-workflow.sh

@@ -101,6 +101,7 @@ let targets: [Target] = [
   .executableTarget(name: "workflow-service", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser], path: "Sources/workflow-service", swiftSettings: swiftSettings),
   .executableTarget(name: "scheduler", dependencies: ["MaestroScheduler", "MaestroKit", .argumentParser], path: "Sources/scheduler", swiftSettings: swiftSettings),
   .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", .argumentParser], path: "Sources/metrics-service", swiftSettings: swiftSettings),
+  .executableTarget(name: "maestro-bench", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser, .logging], path: "Sources/maestro-bench", swiftSettings: swiftSettings),
   .executableTarget(name: "migration-service", dependencies: ["MaestroMigration", "MaestroKit", .argumentParser], path: "Sources/migration-service", swiftSettings: swiftSettings),
 
   // Shared test fixtures: the test Postgres (a database per test), paths, processes.
