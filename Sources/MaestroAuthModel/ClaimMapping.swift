@@ -65,6 +65,12 @@ public struct ClaimMapping: Sendable, Hashable, Codable {
     public var tenant: String
     public var roles: Set<Role>
     public var username: String
+
+    public init(tenant: String, roles: Set<Role>, username: String) {
+      self.tenant = tenant
+      self.roles = roles
+      self.username = username
+    }
   }
 
   /// Why a mapping failed (the message is safe to show the caller).

@@ -9,9 +9,10 @@ import MaestroKit
 import MaestroProtos
 import Synchronization
 
-struct StaticJWKS: JWKSFetcher {
+final class StaticJWKS: JWKSFetcher {
   let jwks: String
   let fetches = Atomic<Int>(0)
+  init(jwks: String) { self.jwks = jwks }
   func fetchJWKS() async throws -> String {
     self.fetches.add(1, ordering: .relaxed)
     return self.jwks

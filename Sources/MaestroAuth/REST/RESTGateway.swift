@@ -31,6 +31,11 @@ public struct RESTGateway: Sendable {
     case body
     /// The JSON body is the resource in `field`; `update_mask` defaults to the fields sent.
     case resource(String)
+
+    var isQuery: Bool {
+      if case .query = self { return true }
+      return false
+    }
   }
 
   /// Authenticates the caller of `method` and checks the policy; the call's context.
@@ -138,8 +143,26 @@ public struct RESTGateway: Sendable {
         object[field] = decoded
       }
     }
-    let data = try JSONSerialization.data(withJSONObject: object)
-    return try Input(jsonUTF8Bytes: Array(data), options: options)
+    return try Self.message(from: object, options: options, wrapSingles: mode.isQuery)
+  }
+
+  /// Decodes `object` as `Input`. A query parameter given once is a plain string, but the field
+  /// may be repeated (`?types=A`): when decoding fails, each single value is retried as a list.
+  static func message<Input: SwiftProtobuf.Message>(from object: [String: Any], options: JSONDecodingOptions, wrapSingles: Bool) throws -> Input {
+    do {
+      return try Input(jsonUTF8Bytes: Array(try JSONSerialization.data(withJSONObject: object)), options: options)
+    } catch let error as SwiftProtobuf.JSONDecodingError {
+      guard wrapSingles else { throw error }
+      var wrapped = object
+      for (key, value) in object where value is String {
+        wrapped[key] = [value]
+        if let message = try? Input(jsonUTF8Bytes: Array(try JSONSerialization.data(withJSONObject: wrapped)), options: options) {
+          return message
+        }
+        wrapped[key] = value
+      }
+      throw error
+    }
   }
 
   static func snakeCase(_ name: String) -> String {

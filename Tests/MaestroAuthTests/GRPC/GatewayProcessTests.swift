@@ -29,7 +29,7 @@ struct GatewayProcessTests {
 
   /// Polls gRPC health until SERVING (bootstrap and key loading run before it).
   static func serving(_ port: Int) async throws -> Bool {
-    try await eventually(within: .seconds(60)) {
+    await eventually(within: .seconds(60)) {
       (try? await HealthProbe.check(target: "127.0.0.1:\(port)", service: "", timeout: .seconds(1))) == .serving
     } != nil
   }

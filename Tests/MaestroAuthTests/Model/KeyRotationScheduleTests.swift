@@ -44,11 +44,11 @@ struct KeyRotationScheduleTests {
   func purge() {
     let purgeAt = self.t0 + .seconds(7 * 86_400)
     let keys = [
-      KeyRotationSchedule.Key(kid: "old", state: .retired, activatesAt: self.t0 - .seconds(86_400), retiresAt: self.t0, purgeAt: purgeAt),
+      KeyRotationSchedule.Key(kid: "old", state: .retired, activatesAt: self.t0.addingTimeInterval(-86_400), retiresAt: self.t0, purgeAt: purgeAt),
       KeyRotationSchedule.Key(kid: "a", state: .active, activatesAt: self.t0, retiresAt: self.t0 + .seconds(30 * 86_400)),
       KeyRotationSchedule.Key(kid: "b", state: .next, activatesAt: self.t0 + .seconds(30 * 86_400)),
     ]
-    #expect(self.schedule.plan(keys: keys, now: purgeAt - .seconds(1)).isEmpty)
+    #expect(self.schedule.plan(keys: keys, now: purgeAt.addingTimeInterval(-1)).isEmpty)
     #expect(self.schedule.plan(keys: keys, now: purgeAt) == [.purge(kid: "old")])
   }
 

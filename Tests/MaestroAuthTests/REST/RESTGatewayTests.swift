@@ -202,7 +202,7 @@ struct RESTGatewayTests {
 extension HTTPFields {
   func merging(_ extra: [String: String]) -> HTTPFields {
     var fields = self
-    for (name, value) in extra { fields[HTTPField.Name(name)!] = value }
+    for (name, value) in extra { fields[HTTPFields.Element.Name(name)!] = value }
     return fields
   }
 }

@@ -56,17 +56,24 @@ struct TestIdentityProvider: Sendable {
         try await group.run()
         return nil
       }
-      defer { group.triggerGracefulShutdown() }
       var iterator = portStream.makeAsyncIterator()
-      guard let port = await iterator.next() else { throw CancellationError() }
+      guard let port = await iterator.next() else {
+        await group.triggerGracefulShutdown()
+        throw CancellationError()
+      }
       let issuer = "http://127.0.0.1:\(port)"
       issuerBox.set(issuer)
       let signer = JWTKeyCollection()
       await signer.add(ecdsa: key, kid: JWKIdentifier(string: kid))
-      let result = try await body(TestIdentityProvider(issuer: issuer, key: key, kid: kid, signer: signer))
-      group.triggerGracefulShutdown()
+      let result: Swift.Result<Result, any Error>
+      do {
+        result = .success(try await body(TestIdentityProvider(issuer: issuer, key: key, kid: kid, signer: signer)))
+      } catch {
+        result = .failure(error)
+      }
+      await group.triggerGracefulShutdown()
       for try await _ in tasks {}
-      return result
+      return try result.get()
     }
   }
 
