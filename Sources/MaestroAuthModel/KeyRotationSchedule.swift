@@ -141,4 +141,9 @@ extension Date {
     let (seconds, attoseconds) = rhs.components
     return lhs.addingTimeInterval(TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18)
   }
+
+  /// `self` moved back by a Swift `Duration`.
+  public static func - (lhs: Date, rhs: Duration) -> Date {
+    lhs + (.zero - rhs)
+  }
 }

@@ -68,6 +68,12 @@ public struct GatewayRuntime: Sendable {
   /// The periodic key rotation and deny-list pruning.
   public func keyMaintenance() -> some Service { KeyMaintenance(runtime: self) }
 
+  /// Deletes sessions that expired more than a day ago (maintenance); returns how many.
+  @discardableResult
+  public func purgeExpiredSessions() async throws -> Int {
+    try await self.sessions.purgeExpired(now: self.clock.now(), retention: .seconds(86_400))
+  }
+
   /// Re-reads the signing keys into the key ring.
   public func reloadKeys() async throws {
     try await self.keyRing.reload(from: self.keys, now: self.clock.now())

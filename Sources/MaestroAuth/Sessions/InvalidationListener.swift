@@ -60,8 +60,8 @@ struct InvalidationListener: Service {
 }
 
 /// The scheduled key lifecycle on every replica: re-reads keys and applies due rotation steps
-/// every key-check interval (one replica applies them; the advisory lock serialises), and
-/// prunes expired entries from the deny list.
+/// every key-check interval (one replica applies them; the advisory lock serialises), prunes
+/// expired entries from the deny list, and deletes sessions expired for more than a day.
 struct KeyMaintenance: Service {
   let runtime: GatewayRuntime
 
@@ -75,7 +75,9 @@ struct KeyMaintenance: Service {
       }
       do {
         if try await !self.runtime.rotateIfDue() { try await self.runtime.reloadKeys() }
-        self.runtime.revocations.prune(now: self.runtime.clock.now())
+        let now = self.runtime.clock.now()
+        self.runtime.revocations.prune(now: now)
+        try await self.runtime.purgeExpiredSessions()
       } catch {
         self.runtime.logger.warning("key maintenance failed; retrying next interval", metadata: ["error": "\(error)"])
       }

@@ -203,6 +203,18 @@ struct SessionStore: Sendable {
     return sessions
   }
 
+  /// Deletes sessions (and, by cascade, their refresh tokens) that expired more than
+  /// `retention` ago; returns how many. Their tokens are long dead, and the audit log keeps the
+  /// history.
+  func purgeExpired(now: Date, retention: Duration) async throws -> Int {
+    let rows = try await self.database.client.query(
+      "WITH gone AS (DELETE FROM sessions WHERE expires_at < \(now - retention) RETURNING 1) SELECT count(*)::int FROM gone",
+      logger: self.logger
+    )
+    for try await count in rows.decode(Int.self) { return count }
+    return 0
+  }
+
   /// Revoked sessions whose tokens may still be alive (the deny list at start).
   func revokedUnexpired() async throws -> [String: Date] {
     let rows = try await self.database.client.query(

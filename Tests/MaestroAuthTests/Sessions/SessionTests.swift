@@ -99,6 +99,21 @@ struct SessionTests {
     }
   }
 
+  @Test("maintenance deletes sessions a day after they expire, with their refresh tokens")
+  func purgeExpired() async throws {
+    try await GatewayFixture.with { gateway in
+      let response = try await gateway.password()
+      let sid = try #require(try await gateway.verify(response.accessToken).sessionID)
+      let id = try #require(UUID(uuidString: sid))
+      gateway.clock.advance(by: .seconds(12 * 3600 + 3600))
+      #expect(try await gateway.runtime.purgeExpiredSessions() == 0)
+      gateway.clock.advance(by: .seconds(86_400))
+      #expect(try await gateway.runtime.purgeExpiredSessions() >= 1)
+      #expect(try await gateway.scalar("SELECT count(*)::int FROM sessions WHERE sid = \(id)", as: Int.self) == 0)
+      #expect(try await gateway.scalar("SELECT count(*)::int FROM refresh_tokens WHERE sid = \(id)", as: Int.self) == 0)
+    }
+  }
+
   @Test("RFC 7009 revocation of a refresh token revokes its session; unknown tokens succeed")
   func revokeToken() async throws {
     try await GatewayFixture.with { gateway in
