@@ -20,6 +20,10 @@ public final class KeyRing: JWKSFetcher, Sendable {
     var jwksJSON = #"{"keys":[]}"#
     var revokedKids: Set<String> = []
     var loadedAt: Date = .distantPast
+    /// Reloads may overlap (NOTIFY, maintenance, an API call): each takes a ticket before it
+    /// reads, and only a read newer than the one applied may replace it.
+    var issuedTickets = 0
+    var appliedTicket = 0
   }
 
   private let state = Mutex(Snapshot())
@@ -29,6 +33,10 @@ public final class KeyRing: JWKSFetcher, Sendable {
 
   /// Re-reads the keys and rebuilds the signer and JWKS.
   func reload(from store: SigningKeyStore, now: Date) async throws {
+    let ticket = self.state.withLock { state in
+      state.issuedTickets += 1
+      return state.issuedTickets
+    }
     let records = try await store.loadAll()
     let published = records.filter { $0.isPublished(at: now) }
     let jwks = "{\"keys\":[" + published.map(\.publicJWK).joined(separator: ",") + "]}"
@@ -42,9 +50,15 @@ public final class KeyRing: JWKSFetcher, Sendable {
     }
     let revoked = Set(records.filter { $0.state == .revoked }.map(\.kid))
     self.state.withLock { state in
-      // Withdrawn kids stay refused even after their rows are purged.
-      let stillRevoked = state.revokedKids.union(revoked)
-      state = Snapshot(records: records, signer: signer, activeKid: activeKid, jwksJSON: jwks, revokedKids: stillRevoked, loadedAt: now)
+      // Withdrawn kids stay refused even after their rows are purged, whatever the order.
+      state.revokedKids.formUnion(revoked)
+      guard ticket > state.appliedTicket else { return }
+      state.appliedTicket = ticket
+      state.records = records
+      state.signer = signer
+      state.activeKid = activeKid
+      state.jwksJSON = jwks
+      state.loadedAt = now
     }
   }
 
