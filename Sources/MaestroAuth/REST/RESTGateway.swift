@@ -80,7 +80,10 @@ public struct RESTGateway: Sendable {
         let call = try await self.authorize(request, context: context, method: method, requestID: requestID)
         var request = request
         let input: Input = try await Self.decode(&request, context: context, mode: mode, pathFields: pathFields)
-        let output = try await handler(api)(input, call)
+        // The request id (and caller) in the task-local context, so every log line carries it.
+        let output = try await RequestContext.$current.withValue(RequestContext(requestID: requestID, principal: call.principal)) {
+          try await handler(api)(input, call)
+        }
         return try RESTResponses.message(output, requestID: requestID)
       } catch {
         return RESTResponses.error(error, requestID: requestID, logger: context.logger)
