@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -10,6 +10,7 @@ help:
 	@echo "make build    debug build of every product"
 	@echo "make protos   regenerate Sources/MaestroProtos from protos/"
 	@echo "make db-start / db-stop   the local suite's Postgres, for iterating"
+	@echo "make bench-auth  token issuance and verification rates (release build, private Postgres)"
 
 deps:
 	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
@@ -25,6 +26,9 @@ test: deps
 
 protos:
 	deploy/local/protos.sh
+
+bench-auth: deps
+	deploy/local/bench-auth.sh
 
 db-start:
 	deploy/local/postgres.sh start

@@ -38,6 +38,7 @@ extension Target.Dependency {
   static let postgresNIO: Self = .product(name: "PostgresNIO", package: "postgres-nio")
   static let jwtKit: Self = .product(name: "JWTKit", package: "jwt-kit")
   static let crypto: Self = .product(name: "Crypto", package: "swift-crypto")
+  static let cryptoExtras: Self = .product(name: "CryptoExtras", package: "swift-crypto")
   static let hummingbird: Self = .product(name: "Hummingbird", package: "hummingbird")
   static let hummingbirdTesting: Self = .product(name: "HummingbirdTesting", package: "hummingbird")
   static let serviceLifecycle: Self = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
@@ -76,7 +77,10 @@ let targets: [Target] = [
     ],
     swiftSettings: swiftSettings
   ),
-  .target(name: "MaestroAuth", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .nioCore], swiftSettings: swiftSettings),
+  // auth-gateway's pure domain: password and session policies, key rotation schedule, OIDC
+  // claim mapping, back-off, paging. No NIO, no Postgres.
+  .target(name: "MaestroAuthModel", dependencies: ["MaestroCore"], swiftSettings: swiftSettings),
+  .target(name: "MaestroAuth", dependencies: ["MaestroAuthModel", "MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .nioCore, .jwtKit, .crypto, .cryptoExtras, .swiftProtobuf, .asyncHTTPClient], swiftSettings: swiftSettings),
   // workflow-service's domain: definitions, validation, expressions, the run state machine.
   // Pure value logic: no NIO, no Postgres.
   .target(
@@ -98,6 +102,8 @@ let targets: [Target] = [
   .target(name: "MaestroMigration", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .crypto, .argumentParser], swiftSettings: swiftSettings),
 
   .executableTarget(name: "auth-gateway", dependencies: ["MaestroAuth", "MaestroKit", .argumentParser], path: "Sources/auth-gateway", swiftSettings: swiftSettings),
+  // `make bench-auth`: token issuance and verification rates (release build).
+  .executableTarget(name: "auth-bench", dependencies: ["MaestroAuth", "MaestroKit", "MaestroCore", "MaestroProtos", .logging], path: "Sources/auth-bench", swiftSettings: swiftSettings),
   .executableTarget(name: "workflow-service", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser], path: "Sources/workflow-service", swiftSettings: swiftSettings),
   .executableTarget(name: "scheduler", dependencies: ["MaestroScheduler", "MaestroKit", .argumentParser], path: "Sources/scheduler", swiftSettings: swiftSettings),
   .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", .argumentParser], path: "Sources/metrics-service", swiftSettings: swiftSettings),
@@ -121,6 +127,15 @@ let targets: [Target] = [
     dependencies: [
       "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroMigration", "MaestroTestSupport", .grpcCore, .grpcInProcess, .grpcHTTP2, .jwtKit, .grpcProtobuf, .swiftProtobuf, .prometheus,
       .crypto, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .hummingbirdTesting, .nioCore, .nioPosix,
+    ],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroAuthTests",
+    dependencies: [
+      "MaestroAuth", "MaestroAuthModel", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
+      .grpcCore, .grpcHTTP2, .jwtKit, .crypto, .postgresNIO, .logging, .serviceLifecycle, .hummingbird,
+      .hummingbirdTesting, .nioCore, .swiftProtobuf, .asyncHTTPClient,
     ],
     swiftSettings: swiftSettings
   ),

@@ -8,7 +8,7 @@ struct AuthGatewayCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "auth-gateway",
     abstract: "Maestro auth-gateway: the public REST and gRPC door, identity and access control.",
-    subcommands: [Serve.self, ProbeCommand.self],
+    subcommands: [Serve.self, ProbeCommand.self, RolesTableCommand.self],
     defaultSubcommand: Serve.self
   )
 
@@ -20,17 +20,32 @@ struct AuthGatewayCommand: AsyncParsableCommand {
     var restPort: Int?
 
     func run() async throws {
-      let environment = ConfigurationResolver(environment: ProcessInfo.processInfo.environment)
+      let environment = ProcessInfo.processInfo.environment
       let restPort: Int
+      var service: ServiceConfiguration
+      let gateway: GatewayConfiguration
       do {
-        restPort = try environment.resolve(self.restPort, env: "MAESTRO_REST_PORT", default: GatewayServer.defaultRESTPort)
+        restPort = try ConfigurationResolver(environment: environment).resolve(self.restPort, env: "MAESTRO_REST_PORT", default: GatewayServer.defaultRESTPort)
+        service = try self.options.resolve(defaults: GatewayServer.defaults, environment: environment)
+        gateway = try GatewayConfiguration.fromEnvironment(environment, restPort: restPort)
       } catch {
         FileHandle.standardError.write(Data("auth-gateway: \(error)\n".utf8))
         throw ExitCode(2)
       }
-      try await MaestroMain.serve(options: self.options, defaults: GatewayServer.defaults) { host in
-        GatewayServer.components(host: host, restPort: restPort)
+      // The gateway verifies its own tokens against its in-process key ring: re-reading it is
+      // free, so new and withdrawn keys take effect here within a second.
+      service.token.maximumKeyAge = .seconds(1)
+      service.token.minimumRefreshInterval = .zero
+      let keyRing = KeyRing()
+      try await MaestroMain.serve(configuration: service, jwksFetcher: keyRing) { host in
+        let runtime = GatewayRuntime(configuration: gateway, database: host.database, logger: host.logger, keyRing: keyRing)
+        return GatewayServer.components(host: host, runtime: runtime, restPort: restPort)
       }
     }
+  }
+
+  struct RolesTableCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "roles-table", abstract: "Print the README's roles table, generated from the permission matrix.")
+    func run() { print(RolesTable.markdown()) }
   }
 }

@@ -48,9 +48,19 @@ struct SuiteSmokeTests {
         "MAESTRO_MIGRATIONS_DIR": TestEnvironment.servicesRoot,
         "MAESTRO_LOG_FORMAT": "json",
         "MAESTRO_LOG_LEVEL": "info",
-      ]
+      ].merging(name == "auth-gateway" ? Self.gatewaySecrets : [:]) { $1 }
     )
   }
+
+  /// The gateway needs a master key; its bootstrap secrets go to a temporary folder.
+  static let gatewaySecrets: [String: String] = {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("maestro-smoke-\(UUID().uuidString)").path
+    return [
+      "MAESTRO_MASTER_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
+      "MAESTRO_BOOTSTRAP_ADMIN_PASSWORD_FILE": directory + "/bootstrap-admin.password",
+      "MAESTRO_BOOTSTRAP_SECRETS_DIR": directory + "/secrets",
+    ]
+  }()
 
   static func get(_ url: String) async throws -> (status: Int, body: String) {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(5))

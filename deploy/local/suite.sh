@@ -59,6 +59,16 @@ trap 'shutdown 1' EXIT
 echo "suite: migrating"
 MAESTRO_ADMIN_DATABASE_URL="$admin_url" MAESTRO_MIGRATIONS_DIR="$root/services" "$bin/migration-service" migrate
 
+# The gateway's master key (encrypts signing keys at rest): generated once, kept in .local.
+master_key="$state/master.key"
+if [ ! -s "$master_key" ]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$master_key")
+  echo "suite: generated a local master key in $master_key (keep it: it decrypts the signing keys)"
+fi
+export MAESTRO_MASTER_KEY_FILE="$master_key"
+export MAESTRO_BOOTSTRAP_ADMIN_PASSWORD_FILE="$state/bootstrap-admin.password"
+export MAESTRO_BOOTSTRAP_SECRETS_DIR="$state/secrets"
+
 for entry in "${services[@]}"; do
   read -r name grpc admin schema <<<"$entry"
   MAESTRO_MIGRATIONS_DIR="$root/services" MAESTRO_LOG_FORMAT=json \
@@ -92,6 +102,9 @@ Maestro is running.
   Gateway gRPC   127.0.0.1:9090          ($bin/auth-gateway probe --target 127.0.0.1:9090)
   Backends gRPC  9101 workflow-service, 9102 scheduler, 9103 metrics-service, 9104 migration-service
   Admin HTTP     9201-9205: /healthz /readyz /metrics
+  Admin login    user admin, tenant default; password: \$MAESTRO_BOOTSTRAP_ADMIN_PASSWORD if set, else in
+                 $state/bootstrap-admin.password (generated on first start)
+  Backend SAs    client secrets in $state/secrets/<service>.secret
   Postgres       $(deploy/local/postgres.sh url | sed 's|://postgres:[^@]*@|://postgres:***@|')
                  (superuser password in .local/postgres/superuser.password)
   Logs           $logs/<service>.log

@@ -14,6 +14,7 @@ public enum MaestroMain {
   public static func serve(
     options: ServiceOptions,
     defaults: ServiceDefaults,
+    jwksFetcher: (any JWKSFetcher)? = nil,
     components: @escaping (MaestroServiceHost) async throws -> ServiceComponents
   ) async throws {
     let configuration: ServiceConfiguration
@@ -23,19 +24,21 @@ public enum MaestroMain {
       FileHandle.standardError.write(Data("\(defaults.serviceName): \(error)\n".utf8))
       throw ExitCode(2)
     }
-    try await self.serve(configuration: configuration, components: components)
+    try await self.serve(configuration: configuration, jwksFetcher: jwksFetcher, components: components)
   }
 
-  /// Runs a service with an already resolved configuration.
+  /// Runs a service with an already resolved configuration. `jwksFetcher` replaces the
+  /// configured JWKS source (the gateway verifies against its own in-process key ring).
   public static func serve(
     configuration: ServiceConfiguration,
+    jwksFetcher: (any JWKSFetcher)? = nil,
     components: @escaping (MaestroServiceHost) async throws -> ServiceComponents
   ) async throws {
     LoggingSystem.bootstrapMaestro(format: configuration.logFormat, level: configuration.logLevel)
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     let logger = Logger(label: configuration.serviceName)
-    let host = MaestroServiceHost(configuration: configuration, logger: logger, registry: registry)
+    let host = MaestroServiceHost(configuration: configuration, logger: logger, registry: registry, jwksFetcher: jwksFetcher)
     do {
       try await host.run(components(host))
     } catch {

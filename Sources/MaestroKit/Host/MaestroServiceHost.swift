@@ -62,7 +62,7 @@ public struct MaestroServiceHost: Sendable {
       interceptors: [
         RequestContextInterceptor(logger: self.logger, metrics: RPCMetrics(registry: self.registry, service: configuration.serviceName)),
         AuthenticationInterceptor(verifier: self.tokenVerifier, policy: policy),
-      ]
+      ] + components.interceptors
     )
     let database = self.database
     let logger = self.logger
@@ -75,6 +75,7 @@ public struct MaestroServiceHost: Sendable {
       preflight: {
         try await database.verifySchema(requiredVersion: components.requiredSchemaVersion)
         logger.info("schema verified", metadata: ["schema": "\(configuration.database.schema)", "required_version": "\(components.requiredSchemaVersion)"])
+        try await components.preflight?()
       }
     )
     let health = self.health

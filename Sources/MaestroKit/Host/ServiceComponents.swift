@@ -15,18 +15,27 @@ public struct ServiceComponents: Sendable {
   public var requiredSchemaVersion: Int
   /// Long-lived work started with the servers and stopped before the database.
   public var backgroundServices: [any Service]
+  /// Server interceptors run after authentication (the principal is in ``RequestContext``).
+  public var interceptors: [any ServerInterceptor]
+  /// Startup work that needs the database, run after the schema check and before the gRPC
+  /// server reports SERVING (e.g. bootstrap data, loading keys). A failure stops the service.
+  public var preflight: (@Sendable () async throws -> Void)?
 
   public init(
     grpcServices: [any RegistrableRPCService & Sendable] = [],
     servedServiceNames: [String] = [],
     policy: AccessPolicy = AccessPolicy(),
     requiredSchemaVersion: Int,
-    backgroundServices: [any Service] = []
+    backgroundServices: [any Service] = [],
+    interceptors: [any ServerInterceptor] = [],
+    preflight: (@Sendable () async throws -> Void)? = nil
   ) {
     self.grpcServices = grpcServices
     self.servedServiceNames = servedServiceNames
     self.policy = policy
     self.requiredSchemaVersion = requiredSchemaVersion
     self.backgroundServices = backgroundServices
+    self.interceptors = interceptors
+    self.preflight = preflight
   }
 }

@@ -23,7 +23,7 @@ struct PermissionMatrixTests {
     #expect(mapped.subtracting(generated).sorted() == [], "the matrix names methods that do not exist")
   }
 
-  @Test("admin holds every permission; every permission is granted to some role besides admin")
+  @Test("admin holds every permission; every other permission is granted to some role besides admin")
   func admin() {
     let permissions = Set(MaestroPermissions.requirements.values.compactMap { requirement -> Permission? in
       if case .permission(let permission) = requirement { return permission }
@@ -31,7 +31,10 @@ struct PermissionMatrixTests {
     })
     #expect(MaestroPermissions.grants[.admin] == permissions)
     let others = MaestroPermissions.grants.filter { $0.key != .admin }.values.reduce(into: Set<Permission>()) { $0.formUnion($1) }
-    #expect(permissions.subtracting(others).sorted() == [])
+    // Creating tenants is admin-only by contract (auth.proto: "CreateTenant creates a tenant (admin only)").
+    let adminOnly: Set<Permission> = [MaestroPermissions.tenantsCreate]
+    #expect(permissions.subtracting(others).subtracting(adminOnly).sorted() == [])
+    #expect(adminOnly.isDisjoint(with: others), "an admin-only permission is granted to another role")
   }
 
   @Test(
