@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean bench-auth
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -11,6 +11,7 @@ help:
 	@echo "make protos   regenerate Sources/MaestroProtos from protos/"
 	@echo "make db-start / db-stop   the local suite's Postgres, for iterating"
 	@echo "make bench-auth  token issuance and verification rates (release build, private Postgres)"
+	@echo "make bench-workflow  engine workflows/s vs a pgbench ceiling (release build, private Postgres)"
 
 deps:
 	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
@@ -39,6 +40,5 @@ db-stop:
 clean:
 	rm -rf .build .build-protoc-plugins
 
-.PHONY: bench-workflow
 bench-workflow:
 	deploy/local/bench-workflow.sh
