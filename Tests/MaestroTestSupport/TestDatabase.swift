@@ -90,7 +90,10 @@ public func withRunningClient<Result: Sendable>(
   _ configuration: DatabaseConfiguration,
   _ body: @Sendable (PostgresClient) async throws -> Result
 ) async throws -> Result {
-  let client = configuration.makeClient(logger: Logger(label: "test.postgres"))
+  // The pool warns when a query races its run(); harmless here, so only errors are logged.
+  var logger = Logger(label: "test.postgres")
+  logger.logLevel = .error
+  let client = configuration.makeClient(logger: logger)
   return try await withThrowingTaskGroup(of: Result?.self) { group in
     group.addTask {
       await client.run()
