@@ -101,9 +101,20 @@ final class DefinitionStore: Sendable {
   }
 
   /// The compiled form of a stored version, cached.
-  func compiled(tenant: String, name: String, version: Int, on connection: PostgresConnection) async throws -> CompiledWorkflow {
+  func compiled(tenant: String, name: String, version requested: Int, on connection: PostgresConnection) async throws -> CompiledWorkflow {
+    var version = requested
+    if version == 0 {
+      // "Latest" changes when a version is registered: resolve the number (an index lookup),
+      // then use the cache of immutable versions instead of parsing and compiling again.
+      let rows = try await connection.query(
+        "SELECT max(version) FROM workflow_definitions WHERE tenant = \(tenant) AND name = \(name)",
+        logger: self.logger
+      )
+      for try await latest in rows.decode(Int?.self) { version = latest ?? 0 }
+      guard version > 0 else { throw MaestroError.notFound("workflow '\(name)' not found") }
+    }
     let key = CacheKey(tenant: tenant, name: name, version: version)
-    if version > 0, let hit = self.cache.withLock({ $0[key] }) { return hit }
+    if let hit = self.cache.withLock({ $0[key] }) { return hit }
     guard let stored = try await self.get(tenant: tenant, name: name, version: version, on: connection) else {
       throw MaestroError.notFound("workflow '\(name)'\(version > 0 ? " version \(version)" : "") not found")
     }
