@@ -35,7 +35,7 @@ public enum WorkflowBenchmark {
     let api = Database(configuration: apiConfig, logger: logger)
     var engineConfig = database
     engineConfig.sessionSettings = [("maestro.tenant", "*")]
-    engineConfig.maxConnections = executors + 4
+    engineConfig.maxConnections = executors * 8 + 4
     let engineDB = Database(configuration: engineConfig, logger: logger)
     var configuration = EngineConfiguration(identity: "bench")
     configuration.executors = executors

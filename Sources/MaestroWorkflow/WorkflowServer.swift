@@ -29,7 +29,7 @@ public enum WorkflowServer {
     // System work (claims, timers, leases) spans tenants: row-level security lets it through only
     // with this explicit setting; API connections never carry it.
     engineDatabase.sessionSettings = [("maestro.tenant", "*")]
-    engineDatabase.maxConnections = max(4, settings.engine.executors + 3)
+    engineDatabase.maxConnections = settings.engine.executors * settings.engine.parallelism + 3
     let engineDB = Database(configuration: engineDatabase, logger: host.logger)
     let engine = WorkflowEngine(
       api: host.database,

@@ -4,6 +4,8 @@ public struct EngineConfiguration: Sendable {
   public var executors: Int = 4
   /// Steps claimed per statement.
   public var batchSize: Int = 32
+  /// Claimed steps each executor loop records concurrently.
+  public var parallelism: Int = 8
   /// How long a claimed step stays leased to this replica; an expired lease is re-queued
   /// for another replica (a crashed one's work resumes within this bound).
   public var lease: Duration = .seconds(10)

@@ -55,16 +55,28 @@ extension WorkflowEngine {
     return nil
   }
 
-  /// Executes claimed built-in steps and records their outcomes, each in its own transaction.
+  /// Executes claimed steps and records their outcomes, each in its own transaction, up to
+  /// `parallelism` at a time (the batch is leased as a whole, so it is worked off concurrently).
   func execute(_ claimed: [ClaimedStep]) async throws {
-    for step in claimed {
-      let result = await self.executor.execute(step, now: self.now())
-      do {
-        try await self.recordAttempt(step, result: result)
-      } catch {
-        // The lease expires and another executor retries the attempt: at-least-once execution.
-        self.logger.error("recording a step outcome failed", metadata: ["run_id": "\(step.runID)", "step": "\(step.stepID)", "error": "\(String(reflecting: error))"])
+    await withTaskGroup(of: Void.self) { group in
+      var next = claimed.makeIterator()
+      func startNext() -> Bool {
+        guard let step = next.next() else { return false }
+        group.addTask { await self.executeOne(step) }
+        return true
       }
+      for _ in 0..<self.configuration.parallelism where !startNext() { break }
+      while await group.next() != nil { _ = startNext() }
+    }
+  }
+
+  private func executeOne(_ step: ClaimedStep) async {
+    let result = await self.executor.execute(step, now: self.now())
+    do {
+      try await self.recordAttempt(step, result: result)
+    } catch {
+      // The lease expires and another executor retries the attempt: at-least-once execution.
+      self.logger.error("recording a step outcome failed", metadata: ["run_id": "\(step.runID)", "step": "\(step.stepID)", "error": "\(String(reflecting: error))"])
     }
   }
 
