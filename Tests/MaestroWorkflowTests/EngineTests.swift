@@ -26,7 +26,10 @@ struct EngineTests {
       }
       #expect(types.first == .runCreated)
       #expect(types.last == .runCompleted)
-      #expect(types.contains(.timerStarted) && types.contains(.timerFired))
+      // The sleep wakes 1 s after it became ready: through a durable timer, or at once when an
+      // executor only reaches it after that (a loaded machine).
+      #expect(types.contains(.timerFired) || !types.contains(.timerStarted))
+      #expect(types.filter { $0 == .stepCompleted }.count == 5)
 
       let run = try await harness.run(started.run.id)
       #expect(run.status == .completed)
