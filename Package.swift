@@ -113,7 +113,7 @@ let targets: [Target] = [
   // Shared test fixtures: the test Postgres (a database per test), paths, processes.
   .target(
     name: "MaestroTestSupport",
-    dependencies: ["MaestroKit", "MaestroMigration", .postgresNIO, .logging, .jwtKit],
+    dependencies: ["MaestroCore", "MaestroKit", "MaestroMigration", .postgresNIO, .logging, .jwtKit],
     path: "Tests/MaestroTestSupport",
     swiftSettings: swiftSettings
   ),

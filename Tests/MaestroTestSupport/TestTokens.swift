@@ -1,6 +1,7 @@
 public import Foundation
 public import JWTKit
 public import MaestroKit
+import MaestroCore
 import Synchronization
 
 /// Signs access tokens with locally generated keys and serves their JWKS in memory.
@@ -83,8 +84,15 @@ extension TokenVerificationConfiguration {
 }
 
 /// Base64url without padding.
-public func base64URL(_ text: String) -> String {
-  Data(text.utf8).base64EncodedString()
-    .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-    .replacingOccurrences(of: "=", with: "")
+public func base64URL(_ text: String) -> String { Base64URL.encode(Array(text.utf8)) }
+
+extension TestTokenIssuer {
+  /// Runs `body` with the issuer's public JWKS written to a temporary file (the path is what
+  /// services get as `MAESTRO_JWKS_FILE`); the file is removed afterwards.
+  public func withJWKSFile<Result>(_ body: (String) async throws -> Result) async throws -> Result {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json").path
+    try self.publicJWKS.write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+  }
 }

@@ -1,3 +1,4 @@
+import MaestroCore
 import Foundation
 public import Logging
 import MaestroAuthModel

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
-import MaestroCore
+public import MaestroCore
 import MaestroKit
-import MaestroProtos
+public import MaestroProtos
 import PostgresNIO
 
 /// Persistence of tenants, users, service accounts and role bindings. Every method takes the
@@ -57,7 +57,8 @@ struct IdentityStore: Sendable {
 }
 
 extension Role {
-  var proto: Maestro_Auth_V1_Role {
+  /// The role as the auth API's enum.
+  public var proto: Maestro_Auth_V1_Role {
     switch self {
     case .admin: .admin
     case .securityAdmin: .securityAdmin

@@ -1,3 +1,4 @@
+import MaestroCore
 import Crypto
 import CryptoExtras
 import Foundation

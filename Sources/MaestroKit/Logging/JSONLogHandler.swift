@@ -1,4 +1,5 @@
 import Foundation
+import MaestroCore
 public import Logging
 import Synchronization
 
@@ -47,26 +48,26 @@ public struct JSONLogHandler: LogHandler {
     if let extra = event.metadata { merged.merge(extra) { $1 } }
 
     var line = "{\"ts\":"
-    JSONText.appendString(Self.timestamp(), to: &line)
+    JSONString.append(Self.timestamp(), to: &line)
     line += ",\"level\":"
-    JSONText.appendString(event.level.rawValue, to: &line)
+    JSONString.append(event.level.rawValue, to: &line)
     line += ",\"logger\":"
-    JSONText.appendString(self.label, to: &line)
+    JSONString.append(self.label, to: &line)
     line += ",\"msg\":"
-    JSONText.appendString(event.message.description, to: &line)
+    JSONString.append(event.message.description, to: &line)
     if let requestID = RequestContext.current?.requestID, merged["request_id"] == nil {
       line += ",\"request_id\":"
-      JSONText.appendString(requestID, to: &line)
+      JSONString.append(requestID, to: &line)
     }
     for key in merged.keys.sorted() where !["ts", "level", "logger", "msg"].contains(key) {
       line += ","
-      JSONText.appendString(key, to: &line)
+      JSONString.append(key, to: &line)
       line += ":"
       JSONText.append(merged[key]!, to: &line)
     }
     if event.level >= .error {
       line += ",\"source\":"
-      JSONText.appendString("\(event.file):\(event.line)", to: &line)
+      JSONString.append("\(event.file):\(event.line)", to: &line)
     }
     line += "}\n"
     self.sink.emit(line)
@@ -82,9 +83,9 @@ enum JSONText {
   static func append(_ value: Logger.Metadata.Value, to line: inout String) {
     switch value {
     case .string(let string):
-      self.appendString(string, to: &line)
+      JSONString.append(string, to: &line)
     case .stringConvertible(let convertible):
-      self.appendString(convertible.description, to: &line)
+      JSONString.append(convertible.description, to: &line)
     case .array(let values):
       line += "["
       for (index, element) in values.enumerated() {
@@ -96,30 +97,11 @@ enum JSONText {
       line += "{"
       for (index, key) in dictionary.keys.sorted().enumerated() {
         if index > 0 { line += "," }
-        self.appendString(key, to: &line)
+        JSONString.append(key, to: &line)
         line += ":"
         self.append(dictionary[key]!, to: &line)
       }
       line += "}"
     }
-  }
-
-  static func appendString(_ string: String, to line: inout String) {
-    line += "\""
-    for scalar in string.unicodeScalars {
-      switch scalar {
-      case "\"": line += "\\\""
-      case "\\": line += "\\\\"
-      case "\n": line += "\\n"
-      case "\r": line += "\\r"
-      case "\t": line += "\\t"
-      case let control where control.value < 0x20:
-        let hex = String(control.value, radix: 16)
-        line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default:
-        line.unicodeScalars.append(scalar)
-      }
-    }
-    line += "\""
   }
 }

@@ -1,30 +1,24 @@
-import Foundation
 import MaestroCore
 import MaestroWorkflowModel
 
-/// Page sizes and opaque page tokens (base64url JSON of the last row's sort key).
-enum Paging {
-  static let defaultSize = 50
-  static let maximumSize = 500
-
-  /// The effective page size; 0 = default, above the maximum is capped, negative is an error.
+/// workflow-service's page tokens: base64url JSON of the last row's sort key. The page-size
+/// policy is the one every service shares (``Paging/pageSize(_:)`` in MaestroCore).
+extension Paging {
+  /// The effective page size; a negative one is an INVALID_ARGUMENT on `page_size`.
   static func size(_ requested: Int32) throws(MaestroError) -> Int {
-    guard requested >= 0 else { throw .invalidArgument(field: "page_size", "must not be negative") }
-    return requested == 0 ? self.defaultSize : min(Int(requested), self.maximumSize)
+    guard let size = self.pageSize(requested) else { throw .invalidArgument(field: "page_size", "must not be negative") }
+    return size
   }
 
   static func encode(_ key: JSONValue) -> String {
-    Data(key.jsonText.utf8).base64EncodedString()
-      .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    Base64URL.encode(Array(key.jsonText.utf8))
   }
 
   /// The key in `token`, nil for an empty token; a token that was not issued by us is an error.
   static func decode(_ token: String) throws(MaestroError) -> JSONValue? {
     guard !token.isEmpty else { return nil }
-    var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-    if base64.count % 4 != 0 { base64 += String(repeating: "=", count: 4 - base64.count % 4) }
-    guard token.count <= 512, let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
-      let key = try? JSONValue(jsonText: text), case .object = key
+    guard token.count <= 512, let bytes = Base64URL.decode(token),
+      let key = try? JSONValue(jsonText: String(decoding: bytes, as: UTF8.self)), case .object = key
     else {
       throw .invalidArgument(field: "page_token", "is not a token returned by a previous page")
     }

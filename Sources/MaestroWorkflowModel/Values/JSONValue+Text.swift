@@ -1,3 +1,5 @@
+import MaestroCore
+
 extension JSONValue {
   /// Compact JSON text with sorted object keys (deterministic: used for hashing and storage).
   public var jsonText: String {
@@ -11,7 +13,7 @@ extension JSONValue {
     case .null: text += "null"
     case .bool(let value): text += value ? "true" : "false"
     case .number(let value): text += Self.format(value)
-    case .string(let value): Self.writeString(value, to: &text)
+    case .string(let value): JSONString.append(value, to: &text)
     case .array(let values):
       text += "["
       for (index, value) in values.enumerated() {
@@ -23,7 +25,7 @@ extension JSONValue {
       text += "{"
       for (index, key) in members.keys.sorted().enumerated() {
         if index > 0 { text += "," }
-        Self.writeString(key, to: &text)
+        JSONString.append(key, to: &text)
         text += ":"
         members[key]!.write(to: &text)
       }
@@ -40,23 +42,6 @@ extension JSONValue {
     return "\(value)"
   }
 
-  static func writeString(_ string: String, to text: inout String) {
-    text += "\""
-    for scalar in string.unicodeScalars {
-      switch scalar {
-      case "\"": text += "\\\""
-      case "\\": text += "\\\\"
-      case "\n": text += "\\n"
-      case "\r": text += "\\r"
-      case "\t": text += "\\t"
-      case let control where control.value < 0x20:
-        let hex = String(control.value, radix: 16)
-        text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: text.unicodeScalars.append(scalar)
-      }
-    }
-    text += "\""
-  }
 
   /// Parses JSON text (as Postgres returns `jsonb::text`); nesting is limited to 256 levels.
   public init(jsonText: String) throws(JSONValueError) {

@@ -109,7 +109,7 @@ struct GatewayFixture: Sendable {
     _ = try await self.api.createUser(.with {
       $0.user.username = username
       $0.password = "password-of-\(username)"
-      $0.roles = roles.map(\.protoValue)
+      $0.roles = roles.map(\.proto)
     }, call: call)
     return try await self.password(username, "password-of-\(username)", tenant: tenant)
   }
@@ -122,20 +122,6 @@ struct GatewayFixture: Sendable {
   }
 }
 
-extension Role {
-  var protoValue: Maestro_Auth_V1_Role {
-    switch self {
-    case .admin: .admin
-    case .securityAdmin: .securityAdmin
-    case .platformOperator: .platformOperator
-    case .tenantAdmin: .tenantAdmin
-    case .workflowAuthor: .workflowAuthor
-    case .workflowOperator: .workflowOperator
-    case .analyst: .analyst
-    case .viewer: .viewer
-    }
-  }
-}
 
 /// Polls `condition` until it holds or `timeout` passes; returns the time it took, or nil.
 func eventually(within timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Duration? {

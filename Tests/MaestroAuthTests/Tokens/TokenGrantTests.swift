@@ -128,15 +128,7 @@ struct TokenGrantTests {
 enum Base64URLTestDecoder {
   static func json(_ token: String, part: Int) -> [String: Any]? {
     let parts = token.split(separator: ".")
-    guard parts.count == 3, let data = Data(base64URLTest: String(parts[part])) else { return nil }
+    guard parts.count == 3, let bytes = Base64URL.decode(String(parts[part])), case let data = Data(bytes) else { return nil }
     return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-  }
-}
-
-extension Data {
-  init?(base64URLTest text: String) {
-    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-    while base64.count % 4 != 0 { base64 += "=" }
-    self.init(base64Encoded: base64)
   }
 }

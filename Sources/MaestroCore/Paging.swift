@@ -31,13 +31,13 @@ public struct PageCursor: Sendable, Hashable {
 
   /// Decodes `token` for `list`; nil when it is malformed or belongs to another list.
   public init?(token: String, list: String, count: Int) {
-    guard let bytes = Base64URL.decode(token), let text = String(bytes: bytes, encoding: .utf8) else { return nil }
+    guard let bytes = Base64URL.decode(token), let text = String(validating: bytes, as: UTF8.self) else { return nil }
     let parts = text.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
     guard parts.count == count + 1, parts[0] == list else { return nil }
     self.list = list
     self.values = parts.dropFirst().map(Self.unescape)
   }
 
-  private static func escape(_ value: String) -> String { value.replacingOccurrences(of: "\u{1F}", with: " ") }
+  private static func escape(_ value: String) -> String { String(value.map { $0 == "\u{1F}" ? " " : $0 }) }
   private static func unescape(_ value: String) -> String { value }
 }
