@@ -75,39 +75,37 @@ struct SuiteSmokeTests {
       #expect(migrated.contains("migrations: applied"))
 
       let issuer = try await TestTokenIssuer.make()
-      let jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json").path
-      try issuer.publicJWKS.write(toFile: jwksFile, atomically: true, encoding: .utf8)
-      defer { try? FileManager.default.removeItem(atPath: jwksFile) }
+      try await issuer.withJWKSFile { jwksFile in
+        let processes = try Self.services.map { try Self.start($0.0, schema: $0.1, db: db, jwksFile: jwksFile) }
+        var grpcPorts: [String: Int] = [:]
+        for process in processes {
+          let grpcPort = try await process.port("grpc_port")
+          let adminPort = try await process.port("admin_port")
+          grpcPorts[process.name] = grpcPort
 
-      let processes = try Self.services.map { try Self.start($0.0, schema: $0.1, db: db, jwksFile: jwksFile) }
-      var grpcPorts: [String: Int] = [:]
-      for process in processes {
-        let grpcPort = try await process.port("grpc_port")
-        let adminPort = try await process.port("admin_port")
-        grpcPorts[process.name] = grpcPort
+          let status = try await HealthProbe.check(target: "127.0.0.1:\(grpcPort)")
+          #expect(status == .serving, "\(process.name)")
 
-        let status = try await HealthProbe.check(target: "127.0.0.1:\(grpcPort)")
-        #expect(status == .serving, "\(process.name)")
+          let metrics = try await Self.get("http://127.0.0.1:\(adminPort)/metrics")
+          #expect(metrics.status == 200)
+          #expect(metrics.body.contains(#"maestro_grpc_requests_total{service="\#(process.name)",method="grpc.health.v1.Health/Check",code="ok"}"#), "\(process.name)")
+          #expect(try await Self.get("http://127.0.0.1:\(adminPort)/readyz").status == 200, "\(process.name)")
+          #expect(try await Self.get("http://127.0.0.1:\(adminPort)/healthz").status == 200, "\(process.name)")
+        }
 
-        let metrics = try await Self.get("http://127.0.0.1:\(adminPort)/metrics")
-        #expect(metrics.status == 200)
-        #expect(metrics.body.contains(#"maestro_grpc_requests_total{service="\#(process.name)",method="grpc.health.v1.Health/Check",code="ok"}"#), "\(process.name)")
-        #expect(try await Self.get("http://127.0.0.1:\(adminPort)/readyz").status == 200, "\(process.name)")
-        #expect(try await Self.get("http://127.0.0.1:\(adminPort)/healthz").status == 200, "\(process.name)")
-      }
+        let gateway = try #require(processes.first { $0.name == "auth-gateway" })
+        let restPort = try await gateway.port("rest_port")
+        let rest = try await Self.get("http://127.0.0.1:\(restPort)/healthz")
+        #expect(rest.status == 200)
+        #expect(rest.body == #"{"status":"SERVING"}"#)
 
-      let gateway = try #require(processes.first { $0.name == "auth-gateway" })
-      let restPort = try await gateway.port("rest_port")
-      let rest = try await Self.get("http://127.0.0.1:\(restPort)/healthz")
-      #expect(rest.status == 200)
-      #expect(rest.body == #"{"status":"SERVING"}"#)
+        try await Self.checkMigrationStatus(port: try #require(grpcPorts["migration-service"]), issuer: issuer)
 
-      try await Self.checkMigrationStatus(port: try #require(grpcPorts["migration-service"]), issuer: issuer)
-
-      for process in processes {
-        let status = try await process.stop(signal: SIGTERM, timeout: .seconds(10))
-        #expect(status == 0, "\(process.name) did not exit 0 within 10 s of SIGTERM:\n\(process.output)")
-        #expect(process.output.contains("draining: health NOT_SERVING"), "\(process.name)")
+        for process in processes {
+          let status = try await process.stop(signal: SIGTERM, timeout: .seconds(10))
+          #expect(status == 0, "\(process.name) did not exit 0 within 10 s of SIGTERM:\n\(process.output)")
+          #expect(process.output.contains("draining: health NOT_SERVING"), "\(process.name)")
+        }
       }
     }
   }
