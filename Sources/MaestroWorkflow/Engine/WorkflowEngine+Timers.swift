@@ -55,10 +55,7 @@ extension WorkflowEngine {
         logger: self.logger
       ).collect()
       guard !rows.isEmpty else { return }
-      _ = try await transaction.connection.query(
-        "DELETE FROM timers WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt)",
-        logger: self.logger
-      ).collect()
+      try await transaction.deleteTimers(step: stepID, attempt: attempt)
       transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["fire_at": .string(Timestamps.format(fireAt))])
       transaction.record("STEP_COMPLETED", step: stepID, attempt: attempt, payload: ["output": ["woke_at": .string(Timestamps.format(fireAt))]])
       self.metrics.stepFinished(workflow: transaction.run.workflowName, type: "sleep", status: .completed)
@@ -77,10 +74,7 @@ extension WorkflowEngine {
         logger: self.logger
       ).collect()
       guard !rows.isEmpty else { return }
-      _ = try await transaction.connection.query(
-        "DELETE FROM timers WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt)",
-        logger: self.logger
-      ).collect()
+      try await transaction.deleteTimers(step: stepID, attempt: attempt)
       self.metrics.stepFinished(workflow: transaction.run.workflowName, type: transaction.workflow.steps[stepID]?.type.rawValue ?? "", status: .timedOut)
       try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
       try await transaction.advance()

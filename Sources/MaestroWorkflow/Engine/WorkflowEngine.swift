@@ -107,7 +107,7 @@ final class WorkflowEngine: Sendable {
       transaction.record("RUN_STARTED")
       if let deadline { try await self.insertTimer(tenant: tenant, run: run.id, kind: "run_timeout", fireAt: deadline, on: connection) }
       if let slaDeadline { try await self.insertTimer(tenant: tenant, run: run.id, kind: "sla", fireAt: slaDeadline, on: connection) }
-      try await transaction.advance()
+      try await transaction.advance(knownSteps: [:])
       try await transaction.flush()
       return (transaction.run, true, transaction.finishedStatus)
     }

@@ -38,17 +38,11 @@ struct RunTransaction {
   /// Locks and reads a run (any tenant: the caller's connection decides what it can see).
   static func lockRun(tenant: String, id: UUID, on connection: PostgresConnection, logger: Logger) async throws -> RunRecord? {
     let rows = try await connection.query(
-      PostgresQuery(unsafeSQL: "SELECT \(RunRecord.columns) FROM runs WHERE tenant = $1 AND id = $2 FOR UPDATE", binds: try Self.binds(tenant, id)),
+      "SELECT \(unescaped: RunRecord.columns) FROM runs WHERE tenant = \(tenant) AND id = \(id) FOR UPDATE",
       logger: logger
     )
     for try await row in rows { return try RunRecord(row: row) }
     return nil
-  }
-
-  static func binds(_ values: any PostgresEncodable...) throws -> PostgresBindings {
-    var bindings = PostgresBindings()
-    for value in values { try bindings.append(value, context: .default) }
-    return bindings
   }
 
   mutating func record(_ type: String, step: String? = nil, attempt: Int? = nil, payload: JSONValue = .object([:])) {
@@ -58,7 +52,7 @@ struct RunTransaction {
   /// Every attempt of every step of the run.
   func loadSteps() async throws -> [StepRecord] {
     let rows = try await self.connection.query(
-      PostgresQuery(unsafeSQL: "SELECT \(StepRecord.columns) FROM step_executions WHERE tenant = $1 AND run_id = $2", binds: try Self.binds(self.run.tenant, self.run.id)),
+      "SELECT \(unescaped: StepRecord.columns) FROM step_executions WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id)",
       logger: self.logger
     )
     var records: [StepRecord] = []
@@ -66,10 +60,16 @@ struct RunTransaction {
     return records
   }
 
-  /// Plans from the current step states and applies the plan.
-  mutating func advance() async throws {
+  /// Plans from the current step states and applies the plan. `knownSteps` skips reading
+  /// them when the caller already knows them (a run that was just created has none).
+  mutating func advance(knownSteps: [String: StepSnapshot]? = nil) async throws {
     guard !self.run.status.isTerminal else { return }
-    let snapshots = try await self.loadSteps().snapshots
+    let snapshots: [String: StepSnapshot]
+    if let knownSteps {
+      snapshots = knownSteps
+    } else {
+      snapshots = try await self.loadSteps().snapshots
+    }
     var context = ExpressionContext(input: self.run.input, run: self.run.expressionValue, now: self.now)
     context.params = .object([:])
     let plan = RunPlanner(workflow: self.workflow).plan(snapshots: snapshots, context: context)
@@ -169,6 +169,14 @@ struct RunTransaction {
       logger: self.logger
     ).collect()
     if status == .ready { self.scheduledReadyWork = true }
+  }
+
+  /// Drops the timers of one step attempt (it finished, or its timer fired).
+  func deleteTimers(step: String, attempt: Int) async throws {
+    _ = try await self.connection.query(
+      "DELETE FROM timers WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id) AND step_id = \(step) AND attempt = \(attempt)",
+      logger: self.logger
+    ).collect()
   }
 
   /// Writes the buffered events with gapless sequence numbers and the run row; then notifies
