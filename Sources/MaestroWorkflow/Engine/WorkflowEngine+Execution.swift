@@ -55,29 +55,153 @@ extension WorkflowEngine {
     return nil
   }
 
-  /// Executes claimed steps and records their outcomes, each in its own transaction, up to
-  /// `parallelism` at a time (the batch is leased as a whole, so it is worked off concurrently).
+  /// Executes claimed steps, up to `parallelism` at a time, and records their outcomes together:
+  /// one transaction for the whole batch (``recordBatch(_:)``), falling back to one transaction
+  /// per step if the batch cannot be recorded.
   func execute(_ claimed: [ClaimedStep]) async throws {
-    await withTaskGroup(of: Void.self) { group in
+    let results = await withTaskGroup(of: (ClaimedStep, BuiltinExecutor.Result).self) { group in
       var next = claimed.makeIterator()
       func startNext() -> Bool {
         guard let step = next.next() else { return false }
-        group.addTask { await self.executeOne(step) }
+        group.addTask { (step, await self.executor.execute(step, now: self.now())) }
         return true
       }
       for _ in 0..<self.configuration.parallelism where !startNext() { break }
-      while await group.next() != nil { _ = startNext() }
+      var results: [(ClaimedStep, BuiltinExecutor.Result)] = []
+      results.reserveCapacity(claimed.count)
+      while let result = await group.next() {
+        results.append(result)
+        _ = startNext()
+      }
+      return results
+    }
+    do {
+      try await self.recordBatch(results)
+    } catch {
+      self.logger.warning("recording a batch of step outcomes failed; recording them one by one", metadata: [
+        "steps": "\(results.count)", "error": "\(String(reflecting: error))",
+      ])
+      for (step, result) in results {
+        do {
+          try await self.recordAttempt(step, result: result)
+        } catch {
+          // The lease expires and another executor retries the attempt: at-least-once execution.
+          self.logger.error("recording a step outcome failed", metadata: ["run_id": "\(step.runID)", "step": "\(step.stepID)", "error": "\(String(reflecting: error))"])
+        }
+      }
     }
   }
 
-  private func executeOne(_ step: ClaimedStep) async {
-    let result = await self.executor.execute(step, now: self.now())
-    do {
-      try await self.recordAttempt(step, result: result)
-    } catch {
-      // The lease expires and another executor retries the attempt: at-least-once execution.
-      self.logger.error("recording a step outcome failed", metadata: ["run_id": "\(step.runID)", "step": "\(step.stepID)", "error": "\(String(reflecting: error))"])
+  /// Records the outcomes of many claimed attempts in one transaction: the runs are locked in id
+  /// order (so concurrent batches cannot deadlock), their steps read in one query, the attempts
+  /// updated in one fenced statement, each run advanced in memory, and all the writes made with
+  /// one statement per kind of change. Attempts whose lease was lost are left alone (fenced).
+  func recordBatch(_ results: [(ClaimedStep, BuiltinExecutor.Result)]) async throws {
+    guard !results.isEmpty else { return }
+    let now = self.now()
+    let (finished, stepStatuses) = try await self.engine.withTransaction { connection in
+      var runKeys: [RunKey: Int] = [:]
+      for (step, _) in results where runKeys[RunKey(tenant: step.tenant, id: step.runID)] == nil {
+        runKeys[RunKey(tenant: step.tenant, id: step.runID)] = runKeys.count
+      }
+      let tenants = runKeys.keys.map(\.tenant)
+      let ids = runKeys.keys.map(\.id)
+      var runs: [RunKey: RunRecord] = [:]
+      let runRows = try await connection.query(
+        """
+        SELECT \(unescaped: RunRecord.columns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        FROM runs r JOIN unnest(\(tenants)::text[], \(ids)::uuid[]) AS k(tenant, id) ON r.tenant = k.tenant AND r.id = k.id
+        ORDER BY r.id FOR UPDATE OF r
+        """,
+        logger: self.logger
+      )
+      for try await row in runRows {
+        let run = try RunRecord(row: row)
+        runs[RunKey(tenant: run.tenant, id: run.id)] = run
+      }
+      var steps: [RunKey: [StepRecord]] = [:]
+      let stepRows = try await connection.query(
+        """
+        SELECT s.tenant, s.run_id, \(unescaped: StepRecord.columns.split(separator: ",").map { "s." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        FROM step_executions s JOIN unnest(\(tenants)::text[], \(ids)::uuid[]) AS k(tenant, id) ON s.tenant = k.tenant AND s.run_id = k.id
+        """,
+        logger: self.logger
+      )
+      for try await row in stepRows {
+        let columns = row.makeRandomAccess()
+        let key = RunKey(tenant: try columns[0].decode(String.self), id: try columns[1].decode(UUID.self))
+        steps[key, default: []].append(try StepRecord(row: row, offset: 2))
+      }
+      let accepted = try await self.fencedUpdates(results, now: now, on: connection)
+      var transactions: [RunTransaction] = []
+      var indexOfRun: [RunKey: Int] = [:]
+      var stepStatuses: [(workflow: String, type: String, status: StepStatus)] = []
+      for (step, result) in results {
+        let key = RunKey(tenant: step.tenant, id: step.runID)
+        guard accepted.contains(StepKey(run: key, step: step.stepID, attempt: step.attempt)), let run = runs[key] else { continue }
+        if indexOfRun[key] == nil {
+          let workflow = try await self.definitions.compiled(tenant: run.tenant, name: run.workflowName, version: run.workflowVersion, on: connection)
+          indexOfRun[key] = transactions.count
+          transactions.append(RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: now, steps: steps[key] ?? []))
+        }
+        let index = indexOfRun[key]!
+        transactions[index].noteStoredChange(step: step.stepID, attempt: step.attempt) { record in
+          record.apply(result, now: now)
+        }
+        try await self.applyAccepted(result, to: step, in: &transactions[index])
+        if let status = result.stepStatus { stepStatuses.append((run.workflowName, step.stepType, status)) }
+      }
+      for index in transactions.indices { try await transactions[index].advance() }
+      try await RunTransaction.flush(&transactions, on: connection, logger: self.logger)
+      let finished = transactions.compactMap { transaction in transaction.finishedStatus.map { (transaction.run, $0) } }
+      return (finished, stepStatuses)
     }
+    // After the commit: metrics, and the timer loop learns of new sleeps.
+    for (workflow, type, status) in stepStatuses { self.metrics.stepFinished(workflow: workflow, type: type, status: status) }
+    for (run, status) in finished { self.metrics.runFinished(run, status: status) }
+    if results.contains(where: { if case .wait = $0.1 { true } else { false } }) { self.timerWakeup.signal() }
+  }
+
+  /// The attempts of `results` still RUNNING under their lease token, updated with their outcome
+  /// in one statement; returns those that were (the others were fenced off).
+  private func fencedUpdates(_ results: [(ClaimedStep, BuiltinExecutor.Result)], now: Date, on connection: PostgresConnection) async throws -> Set<StepKey> {
+    var tenants: [String] = [], runs: [UUID] = [], stepIDs: [String] = [], attempts: [Int] = [], tokens: [UUID] = []
+    var statuses: [String] = [], outputs: [String] = [], errors: [String] = [], classes: [String] = [], finished: [Bool] = []
+    for (step, result) in results {
+      tenants.append(step.tenant)
+      runs.append(step.runID)
+      stepIDs.append(step.stepID)
+      attempts.append(step.attempt)
+      tokens.append(step.leaseToken)
+      switch result {
+      case .completed(let output):
+        statuses.append(StepStatus.completed.rawValue); outputs.append(output.jsonText); errors.append(""); classes.append(""); finished.append(true)
+      case .failed(let failure):
+        statuses.append(StepStatus.failed.rawValue); outputs.append(""); errors.append(failure.json.jsonText); classes.append(failure.errorClass.rawValue); finished.append(true)
+      case .wait:
+        statuses.append(StepStatus.waiting.rawValue); outputs.append(""); errors.append(""); classes.append(""); finished.append(false)
+      }
+    }
+    let rows = try await connection.query(
+      """
+      UPDATE step_executions s
+      SET status = u.status, output = NULLIF(u.output, '')::jsonb, error = NULLIF(u.error, '')::jsonb,
+          error_class = NULLIF(u.error_class, ''), finished_at = CASE WHEN u.finished THEN \(now)::timestamptz END,
+          lease_token = NULL, lease_expires_at = NULL
+      FROM unnest(\(tenants)::text[], \(runs)::uuid[], \(stepIDs)::text[], \(attempts)::bigint[], \(tokens)::uuid[], \(statuses)::text[],
+        \(outputs)::text[], \(errors)::text[], \(classes)::text[], \(finished)::bool[])
+        AS u(tenant, run_id, step_id, attempt, token, status, output, error, error_class, finished)
+      WHERE s.tenant = u.tenant AND s.run_id = u.run_id AND s.step_id = u.step_id AND s.attempt = u.attempt
+        AND s.status = 'RUNNING' AND s.lease_token = u.token
+      RETURNING s.tenant, s.run_id, s.step_id, s.attempt
+      """,
+      logger: self.logger
+    )
+    var accepted: Set<StepKey> = []
+    for try await (tenant, run, step, attempt) in rows.decode((String, UUID, String, Int).self) {
+      accepted.insert(StepKey(run: RunKey(tenant: tenant, id: run), step: step, attempt: attempt))
+    }
+    return accepted
   }
 
   /// Records an attempt's outcome if this replica still holds its lease; then advances the run.
@@ -107,54 +231,60 @@ extension WorkflowEngine {
   /// Writes the attempt's row (fenced by its lease token) and the consequences of its result.
   func applyResult(_ result: BuiltinExecutor.Result, to step: ClaimedStep, in transaction: inout RunTransaction) async throws -> Bool {
     let now = transaction.now
-    let tenant = step.tenant
     let connection = transaction.connection
+    let accepted: Bool
     switch result {
     case .completed(let output):
-      guard try await self.fencedUpdate(step, on: connection, status: .completed, output: output, finishedAt: now) else { return false }
+      accepted = try await self.fencedUpdate(step, on: connection, status: .completed, output: output, finishedAt: now)
+    case .wait:
+      accepted = try await self.fencedUpdate(step, on: connection, status: .waiting)
+    case .failed(let failure):
+      accepted = try await self.fencedUpdate(step, on: connection, status: .failed, error: failure, finishedAt: now)
+    }
+    guard accepted else { return false }
+    transaction.noteStoredChange(step: step.stepID, attempt: step.attempt) { $0.apply(result, now: now) }
+    try await self.applyAccepted(result, to: step, in: &transaction)
+    return true
+  }
+
+  /// The consequences of an accepted attempt outcome (its row is already updated): events,
+  /// timers of a wait, the retry decision of a failure.
+  func applyAccepted(_ result: BuiltinExecutor.Result, to step: ClaimedStep, in transaction: inout RunTransaction) async throws {
+    let now = transaction.now
+    switch result {
+    case .completed(let output):
       transaction.record("STEP_COMPLETED", step: step.stepID, attempt: step.attempt, payload: ["output": output])
     case .wait(let until):
-      guard try await self.fencedUpdate(step, on: connection, status: .waiting) else { return false }
-      try await self.insertTimer(tenant: tenant, run: step.runID, kind: "sleep", fireAt: until, step: step.stepID, attempt: step.attempt, on: connection)
+      transaction.addTimer(kind: "sleep", fireAt: until, step: step.stepID, attempt: step.attempt)
       if let timeout = transaction.workflow.steps[step.stepID]?.timeout {
-        try await self.insertTimer(tenant: tenant, run: step.runID, kind: "step_timeout", fireAt: now.addingTimeInterval(timeout.seconds), step: step.stepID, attempt: step.attempt, on: connection)
+        transaction.addTimer(kind: "step_timeout", fireAt: now.addingTimeInterval(timeout.seconds), step: step.stepID, attempt: step.attempt)
       }
       transaction.record("TIMER_STARTED", step: step.stepID, attempt: step.attempt, payload: ["fire_at": .string(Timestamps.format(until))])
     case .failed(let failure):
-      guard try await self.fencedUpdate(step, on: connection, status: .failed, error: failure, finishedAt: now) else { return false }
       try await self.afterFailure(step: step.stepID, attempt: step.attempt, failure: failure, status: .failed, in: &transaction)
     }
-    return true
   }
 
   /// After a failed attempt: schedules the next one per the retry policy, or leaves the step
   /// failed (the planner then fails the run unless the step allows failure).
   func afterFailure(step id: String, attempt: Int, failure: StepFailure, status: StepStatus, in transaction: inout RunTransaction) async throws {
     let eventType = status == .timedOut ? "STEP_TIMED_OUT" : "STEP_FAILED"
-    let snapshots = try await transaction.loadSteps().snapshots
+    let steps = try await transaction.steps()
+    let snapshots = steps.snapshots
     let failuresOfClass = snapshots[id]?.failuresByClass[failure.errorClass] ?? 1
     let policy = transaction.workflow.steps[id]?.retryPolicy ?? .platformDefault
     switch policy.decide(attempt: attempt, failure: failure, failuresOfClass: failuresOfClass, random: Double.random(in: 0..<1)) {
     case .retry(let delay):
       let visibleAt = transaction.now.addingTimeInterval(delay.seconds)
-      let input = try await self.input(of: id, attempt: attempt, run: transaction.run, on: transaction.connection)
+      let input = steps.first { $0.stepID == id && $0.attempt == attempt }?.input
       transaction.record(eventType, step: id, attempt: attempt, payload: ["error": failure.json, "will_retry": true])
-      try await transaction.insertStep(id, attempt: attempt + 1, status: .ready, input: input, visibleAt: visibleAt)
+      transaction.insertStep(id, attempt: attempt + 1, status: .ready, input: input, visibleAt: visibleAt)
       transaction.record("STEP_RETRY_SCHEDULED", step: id, attempt: attempt + 1, payload: [
         "delay_ms": .number((delay.seconds * 1000).rounded()), "visible_at": .string(Timestamps.format(visibleAt)),
       ])
     case .giveUp(let reason):
       transaction.record(eventType, step: id, attempt: attempt, payload: ["error": failure.json, "will_retry": false, "reason": .string(reason)])
     }
-  }
-
-  private func input(of step: String, attempt: Int, run: RunRecord, on connection: PostgresConnection) async throws -> JSONValue? {
-    let rows = try await connection.query(
-      "SELECT input::text FROM step_executions WHERE tenant = \(run.tenant) AND run_id = \(run.id) AND step_id = \(step) AND attempt = \(attempt)",
-      logger: self.logger
-    )
-    for try await text in rows.decode(String?.self) { return try text.map { try JSONValue(jsonText: $0) } }
-    return nil
   }
 
   /// Updates the attempt only while it is RUNNING under `step.leaseToken` (fencing): false

@@ -158,7 +158,7 @@ extension WorkflowEngine {
       transaction.run.error = nil
       transaction.run.finishedAt = nil
       transaction.record("RUN_RETRIED", payload: ["reason": .string(reason), "run_attempt": .number(Double(transaction.run.runAttempt))])
-      let snapshots = try await transaction.loadSteps().snapshots
+      let snapshots = try await transaction.steps().snapshots
       for id in workflow.order {
         guard let snapshot = snapshots[id], [.failed, .timedOut, .cancelled].contains(snapshot.status) else { continue }
         // The retried step is re-planned from its dependencies' outputs, as a new attempt.
@@ -167,12 +167,12 @@ extension WorkflowEngine {
         ).actions.compactMap { action -> JSONValue? in
           if case .schedule(id, let input) = action { return input } else { return nil }
         }.first
-        try await transaction.insertStep(id, attempt: snapshot.attempt + 1, status: .ready, input: input ?? .object([:]), visibleAt: now)
+        transaction.insertStep(id, attempt: snapshot.attempt + 1, status: .ready, input: input ?? .object([:]), visibleAt: now)
         transaction.record("STEP_SCHEDULED", step: id, attempt: snapshot.attempt + 1, payload: ["reason": "run retried"])
       }
       if let timeout = workflow.runTimeout {
         let deadline = now.addingTimeInterval(timeout.seconds)
-        try await self.insertTimer(tenant: tenant, run: id, kind: "run_timeout", fireAt: deadline, on: connection)
+        transaction.addTimer(kind: "run_timeout", fireAt: deadline)
       }
       try await transaction.advance()
       try await transaction.flush()

@@ -55,7 +55,7 @@ extension WorkflowEngine {
         logger: self.logger
       ).collect()
       guard !rows.isEmpty else { return }
-      try await transaction.deleteTimers(step: stepID, attempt: attempt)
+      transaction.deleteTimers(step: stepID, attempt: attempt)
       transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["fire_at": .string(Timestamps.format(fireAt))])
       transaction.record("STEP_COMPLETED", step: stepID, attempt: attempt, payload: ["output": ["woke_at": .string(Timestamps.format(fireAt))]])
       self.metrics.stepFinished(workflow: transaction.run.workflowName, type: "sleep", status: .completed)
@@ -74,7 +74,7 @@ extension WorkflowEngine {
         logger: self.logger
       ).collect()
       guard !rows.isEmpty else { return }
-      try await transaction.deleteTimers(step: stepID, attempt: attempt)
+      transaction.deleteTimers(step: stepID, attempt: attempt)
       self.metrics.stepFinished(workflow: transaction.run.workflowName, type: transaction.workflow.steps[stepID]?.type.rawValue ?? "", status: .timedOut)
       try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
       try await transaction.advance()

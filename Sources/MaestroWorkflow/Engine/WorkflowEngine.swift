@@ -67,56 +67,95 @@ final class WorkflowEngine: Sendable {
   }
 
   /// Starts a run, or returns the run an idempotency key already started.
+  ///
+  /// The first transition is planned here, in memory, and written with the run by one
+  /// `start_run` statement: one round trip and one commit per start. The definition comes from
+  /// the compiled cache; "latest" is the cached latest version, which `start_run` checks
+  /// against the table (a newer registration makes it answer 'stale' and the start is planned
+  /// again with the new version).
   func startRun(tenant: String, _ request: StartRequest) async throws -> (RunRecord, created: Bool) {
-    let result: (RunRecord, Bool, RunStatus?) = try await self.inTenant(tenant) { connection in
-      if let key = request.idempotencyKey, let existing = try await self.runByIdempotencyKey(tenant: tenant, key: key, on: connection) {
-        return (try self.checkSameWorkflow(existing, request), false, nil)
+    var refreshLatest = false
+    for _ in 0..<3 {
+      let cached = refreshLatest ? nil : self.definitions.cached(tenant: tenant, name: request.workflowName, version: request.workflowVersion)
+      let workflow: CompiledWorkflow
+      if let cached {
+        workflow = cached
+      } else {
+        workflow = try await self.inTenant(tenant) { connection in
+          try await self.definitions.compiled(tenant: tenant, name: request.workflowName, version: request.workflowVersion, on: connection)
+        }
       }
-      let workflow = try await self.definitions.compiled(tenant: tenant, name: request.workflowName, version: request.workflowVersion, on: connection)
-      let input: JSONValue
-      switch ParameterValidator.apply(workflow.parameters, to: request.input, path: "input") {
-      case .success(let applied): input = applied
-      case .failure(let issues): throw MaestroError.invalidDefinition(issues.issues, summary: "input does not match the workflow's parameters")
+      switch try await self.tryStart(tenant: tenant, request, workflow: workflow) {
+      case .created(let run, let finished):
+        self.metrics.runStarted(workflow: run.workflowName)
+        if run.deadline != nil || run.slaDeadline != nil { self.timerWakeup.signal() }
+        if let finished { self.metrics.runFinished(run, status: finished) }
+        return (run, true)
+      case .exists:
+        guard let key = request.idempotencyKey,
+          let existing = try await self.inTenant(tenant, { try await self.runByIdempotencyKey(tenant: tenant, key: key, on: $0) })
+        else {
+          continue
+        }
+        return (try self.checkSameWorkflow(existing, request), false)
+      case .stale:
+        refreshLatest = true
       }
-      let now = self.now()
-      let deadline = workflow.runTimeout.map { now.addingTimeInterval($0.seconds) }
-      let slaDeadline = workflow.sla.map { now.addingTimeInterval($0.seconds) }
-      let labels = JSONValue.object(request.labels.mapValues(JSONValue.string)).jsonText
+    }
+    throw MaestroError(.aborted, "workflow '\(request.workflowName)' changed while the run was being started; try again")
+  }
+
+  private enum StartOutcome {
+    case created(RunRecord, finished: RunStatus?)
+    case exists
+    case stale
+  }
+
+  private func tryStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) async throws -> StartOutcome {
+    let input: JSONValue
+    switch ParameterValidator.apply(workflow.parameters, to: request.input, path: "input") {
+    case .success(let applied): input = applied
+    case .failure(let issues): throw MaestroError.invalidDefinition(issues.issues, summary: "input does not match the workflow's parameters")
+    }
+    let now = self.now()
+    let run = RunRecord(
+      tenant: tenant, id: UUID(), workflowName: workflow.name, workflowVersion: workflow.version, status: .running, input: input,
+      output: nil, error: nil, idempotencyKey: request.idempotencyKey, parentRunID: nil, parentStepID: nil, startedBy: request.startedBy,
+      labels: .object(request.labels.mapValues(JSONValue.string)), createdAt: now, startedAt: now, finishedAt: nil,
+      deadline: workflow.runTimeout.map { now.addingTimeInterval($0.seconds) },
+      slaDeadline: workflow.sla.map { now.addingTimeInterval($0.seconds) }, slaMet: nil, lastEventSequence: 0, runAttempt: 1
+    )
+    return try await self.api.client.withConnection { connection in
+      var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: now, isNew: true)
+      transaction.record("RUN_CREATED", payload: ["input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version))])
+      transaction.record("RUN_STARTED")
+      if let deadline = run.deadline { transaction.addTimer(kind: "run_timeout", fireAt: deadline) }
+      if let slaDeadline = run.slaDeadline { transaction.addTimer(kind: "sla", fireAt: slaDeadline) }
+      try await transaction.advance()
+      let w = transaction.startArguments()
+      let planned = transaction.run
       let rows = try await connection.query(
         """
-        INSERT INTO runs (tenant, workflow_name, workflow_version, status, input, idempotency_key, started_by, labels,
-          created_at, started_at, deadline, sla_deadline, updated_at)
-        VALUES (\(tenant), \(workflow.name), \(workflow.version), 'RUNNING', \(input.jsonText)::jsonb, \(request.idempotencyKey),
-          \(request.startedBy), \(labels)::jsonb, \(now), \(now), \(deadline), \(slaDeadline), \(now))
-        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING \(unescaped: RunRecord.columns)
+        SELECT start_run(\(tenant), \(planned.id), \(planned.workflowName), \(planned.workflowVersion)::integer, \(request.workflowVersion == 0),
+          \(planned.status.rawValue), \(planned.input.jsonText)::jsonb, \(planned.output?.jsonText)::jsonb, \(planned.error?.jsonText)::jsonb,
+          \(planned.idempotencyKey), \(planned.startedBy), \(planned.labels.jsonText)::jsonb, \(now), \(planned.finishedAt != nil),
+          \(planned.deadline), \(planned.slaDeadline), \(planned.slaMet), \(planned.lastEventSequence),
+          \(w.stepIDs)::text[], \(w.stepAttempts)::bigint[], \(w.stepTypes)::text[], \(w.stepStatuses)::text[], \(w.stepInputs)::text[],
+          \(w.stepErrors)::text[], \(w.stepErrorClasses)::text[], \(w.stepVisibleAts)::timestamptz[], \(w.stepReady)::bool[],
+          \(w.stepFinished)::bool[], \(w.timerKinds)::text[], \(w.timerFireAts)::timestamptz[], \(w.eventTypes)::text[],
+          \(w.eventSteps)::text[], \(w.eventAttempts)::bigint[], \(w.eventPayloads)::text[], \(w.notify))
         """,
         logger: self.logger
       )
-      var inserted: RunRecord?
-      for try await row in rows { inserted = try RunRecord(row: row) }
-      guard let run = inserted else {
-        // A concurrent start with the same key won the race: return its run.
-        guard let key = request.idempotencyKey, let existing = try await self.runByIdempotencyKey(tenant: tenant, key: key, on: connection) else {
-          throw MaestroError.internal(cause: nil)
-        }
-        return (try self.checkSameWorkflow(existing, request), false, nil)
+      var answer = ""
+      for try await value in rows.decode(String.self) { answer = value }
+      switch answer {
+      case "created": return .created(planned, finished: transaction.finishedStatus)
+      case "exists": return .exists
+      case "stale": return .stale
+      default: throw MaestroError.internal(cause: nil)
       }
-      var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: now)
-      transaction.record("RUN_CREATED", payload: ["input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version))])
-      transaction.record("RUN_STARTED")
-      if let deadline { try await self.insertTimer(tenant: tenant, run: run.id, kind: "run_timeout", fireAt: deadline, on: connection) }
-      if let slaDeadline { try await self.insertTimer(tenant: tenant, run: run.id, kind: "sla", fireAt: slaDeadline, on: connection) }
-      try await transaction.advance(knownSteps: [:])
-      try await transaction.flush()
-      return (transaction.run, true, transaction.finishedStatus)
     }
-    if result.1 {
-      self.metrics.runStarted(workflow: result.0.workflowName)
-      if result.0.deadline != nil || result.0.slaDeadline != nil { self.timerWakeup.signal() }
-    }
-    if let finished = result.2 { self.metrics.runFinished(result.0, status: finished) }
-    return (result.0, result.1)
   }
 
   private func checkSameWorkflow(_ run: RunRecord, _ request: StartRequest) throws -> RunRecord {
@@ -133,16 +172,6 @@ final class WorkflowEngine: Sendable {
     )
     for try await row in rows { return try RunRecord(row: row) }
     return nil
-  }
-
-  func insertTimer(tenant: String, run: UUID, kind: String, fireAt: Date, step: String? = nil, attempt: Int? = nil, on connection: PostgresConnection) async throws {
-    _ = try await connection.query(
-      """
-      INSERT INTO timers (tenant, run_id, step_id, attempt, kind, fire_at) VALUES (\(tenant), \(run), \(step), \(attempt), \(kind), \(fireAt))
-      ON CONFLICT ON CONSTRAINT timers_unique DO UPDATE SET fire_at = EXCLUDED.fire_at
-      """,
-      logger: self.logger
-    ).collect()
   }
 }
 

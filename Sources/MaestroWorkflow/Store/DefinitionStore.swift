@@ -13,7 +13,15 @@ import Synchronization
 final class DefinitionStore: Sendable {
   private let logger: Logger
   private let cache = Mutex<[CacheKey: CompiledWorkflow]>([:])
+  /// The latest version number last seen per (tenant, name). StartRun plans with it and
+  /// `start_run` verifies it against the table, so it is a hint, never trusted blindly.
+  private let latest = Mutex<[LatestKey: Int]>([:])
   private static let cacheLimit = 2048
+
+  private struct LatestKey: Hashable {
+    var tenant: String
+    var name: String
+  }
 
   private struct CacheKey: Hashable {
     var tenant: String
@@ -100,6 +108,16 @@ final class DefinitionStore: Sendable {
     return nil
   }
 
+  /// The cached compiled form of a version (0: the latest version last seen), or nil.
+  func cached(tenant: String, name: String, version requested: Int) -> CompiledWorkflow? {
+    var version = requested
+    if version == 0 {
+      guard let latest = self.latest.withLock({ $0[LatestKey(tenant: tenant, name: name)] }) else { return nil }
+      version = latest
+    }
+    return self.cache.withLock { $0[CacheKey(tenant: tenant, name: name, version: version)] }
+  }
+
   /// The compiled form of a stored version, cached.
   func compiled(tenant: String, name: String, version requested: Int, on connection: PostgresConnection) async throws -> CompiledWorkflow {
     var version = requested
@@ -112,6 +130,11 @@ final class DefinitionStore: Sendable {
       )
       for try await latest in rows.decode(Int?.self) { version = latest ?? 0 }
       guard version > 0 else { throw MaestroError.notFound("workflow '\(name)' not found") }
+      let resolved = version
+      self.latest.withLock { latest in
+        if latest.count >= Self.cacheLimit { latest.removeAll(keepingCapacity: true) }
+        latest[LatestKey(tenant: tenant, name: name)] = resolved
+      }
     }
     let key = CacheKey(tenant: tenant, name: name, version: version)
     if let hit = self.cache.withLock({ $0[key] }) { return hit }

@@ -97,3 +97,34 @@ extension [StepRecord] {
     return result
   }
 }
+
+/// A run's key (runs are unique per tenant).
+struct RunKey: Hashable, Sendable {
+  var tenant: String
+  var id: UUID
+}
+
+/// One attempt of one step of a run.
+struct StepKey: Hashable, Sendable {
+  var run: RunKey
+  var step: String
+  var attempt: Int
+}
+
+extension StepRecord {
+  /// This attempt as it is after an accepted outcome was written to it.
+  mutating func apply(_ result: BuiltinExecutor.Result, now: Date) {
+    switch result {
+    case .completed(let output):
+      self.status = .completed
+      self.output = output
+      self.finishedAt = now
+    case .failed(let failure):
+      self.status = .failed
+      self.error = failure
+      self.finishedAt = now
+    case .wait:
+      self.status = .waiting
+    }
+  }
+}

@@ -7,7 +7,10 @@ struct RowReader {
   private let row: PostgresRandomAccessRow
   private var index = 0
 
-  init(_ row: PostgresRow) { self.row = row.makeRandomAccess() }
+  init(_ row: PostgresRow, offset: Int = 0) {
+    self.row = row.makeRandomAccess()
+    self.index = offset
+  }
 
   mutating func next<Value: PostgresDecodable>(_: Value.Type = Value.self) throws -> Value {
     defer { self.index += 1 }
@@ -48,8 +51,9 @@ extension RunRecord {
 }
 
 extension StepRecord {
-  init(row: PostgresRow) throws {
-    var reader = RowReader(row)
+  /// Reads ``columns`` starting at column `offset`.
+  init(row: PostgresRow, offset: Int = 0) throws {
+    var reader = RowReader(row, offset: offset)
     self.stepID = try reader.next()
     self.attempt = try reader.next()
     self.stepType = try reader.next()

@@ -5,18 +5,34 @@ import MaestroWorkflowModel
 import PostgresNIO
 
 /// The work on one run inside one database transaction, with the run's row locked
-/// (`SELECT … FOR UPDATE`) so that concurrent completions of its steps serialise. Everything
-/// a transition writes — step rows, events with gapless sequence numbers, the run row, timers —
-/// goes through here and commits together: exactly-once state transitions.
+/// (`SELECT … FOR UPDATE`) so that concurrent changes to its steps serialise.
+///
+/// Reads happen when the transition needs them (the run's steps are loaded at most once, or
+/// handed in by a batch that loaded many runs' steps in one query). Writes — new step rows,
+/// cancellations, timers, events with gapless sequence numbers, the run row — are buffered and
+/// written by ``flush()`` in a handful of set-based statements; ``flush(_:on:logger:)`` writes
+/// the transitions of many runs with the same statements. Everything commits together:
+/// exactly-once state transitions.
 struct RunTransaction {
   let connection: PostgresConnection
   let logger: Logger
   var run: RunRecord
   let workflow: CompiledWorkflow
   let now: Date
+  /// The run row is not in the database yet: StartRun builds the first transition in memory
+  /// and writes it with the run in one statement (`start_run`).
+  let isNew: Bool
+  /// Stored attempts of the run's steps as this transaction sees them (nil: not loaded yet).
+  private var storedSteps: [StepRecord]?
+  /// Buffered writes.
+  private(set) var newSteps: [NewStep] = []
   private(set) var events: [PendingEvent] = []
+  private(set) var timers: [PendingTimer] = []
+  private(set) var timerDeletes: [(step: String, attempt: Int)] = []
+  private(set) var cancelsStoredSteps = false
+  private(set) var deletesRunTimers = false
   /// Whether a READY step was written (the commit must wake executors).
-  private(set) var scheduledReadyWork = false
+  var scheduledReadyWork: Bool { self.newSteps.contains { $0.record.status == .ready } }
   /// Run outcome recorded in this transaction, for metrics after commit.
   private(set) var finishedStatus: RunStatus?
 
@@ -27,12 +43,28 @@ struct RunTransaction {
     var payload: JSONValue
   }
 
-  init(connection: PostgresConnection, logger: Logger, run: RunRecord, workflow: CompiledWorkflow, now: Date) {
+  struct PendingTimer {
+    var kind: String
+    var fireAt: Date
+    var stepID: String?
+    var attempt: Int?
+  }
+
+  /// A step attempt written by this transaction.
+  struct NewStep {
+    var record: StepRecord
+    /// It entered the queue (READY) here, for the queue-wait metric's `ready_at`.
+    var becameReady: Bool
+  }
+
+  init(connection: PostgresConnection, logger: Logger, run: RunRecord, workflow: CompiledWorkflow, now: Date, isNew: Bool = false, steps: [StepRecord]? = nil) {
     self.connection = connection
     self.logger = logger
     self.run = run
     self.workflow = workflow
     self.now = now
+    self.isNew = isNew
+    self.storedSteps = isNew ? [] : steps
   }
 
   /// Locks and reads a run (any tenant: the caller's connection decides what it can see).
@@ -49,27 +81,35 @@ struct RunTransaction {
     self.events.append(PendingEvent(type: type, stepID: step, attempt: attempt, payload: payload))
   }
 
-  /// Every attempt of every step of the run.
-  func loadSteps() async throws -> [StepRecord] {
-    let rows = try await self.connection.query(
-      "SELECT \(unescaped: StepRecord.columns) FROM step_executions WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id)",
-      logger: self.logger
-    )
-    var records: [StepRecord] = []
-    for try await row in rows { records.append(try StepRecord(row: row)) }
-    return records
+  // MARK: Reading the run's steps
+
+  /// Every attempt of every step, stored and new, as this transaction sees them.
+  mutating func steps() async throws -> [StepRecord] {
+    if self.storedSteps == nil {
+      let rows = try await self.connection.query(
+        "SELECT \(unescaped: StepRecord.columns) FROM step_executions WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id)",
+        logger: self.logger
+      )
+      var records: [StepRecord] = []
+      for try await row in rows { records.append(try StepRecord(row: row)) }
+      self.storedSteps = records
+    }
+    return (self.storedSteps ?? []) + self.newSteps.map(\.record)
   }
 
-  /// Plans from the current step states and applies the plan. `knownSteps` skips reading
-  /// them when the caller already knows them (a run that was just created has none).
-  mutating func advance(knownSteps: [String: StepSnapshot]? = nil) async throws {
+  /// Applies a change already written to a stored attempt (a fenced update) to this
+  /// transaction's view of it.
+  mutating func noteStoredChange(step: String, attempt: Int, _ change: (inout StepRecord) -> Void) {
+    guard let index = self.storedSteps?.firstIndex(where: { $0.stepID == step && $0.attempt == attempt }) else { return }
+    change(&self.storedSteps![index])
+  }
+
+  // MARK: Transitions
+
+  /// Plans from the current step states and applies the plan.
+  mutating func advance() async throws {
     guard !self.run.status.isTerminal else { return }
-    let snapshots: [String: StepSnapshot]
-    if let knownSteps {
-      snapshots = knownSteps
-    } else {
-      snapshots = try await self.loadSteps().snapshots
-    }
+    let snapshots = try await self.steps().snapshots
     var context = ExpressionContext(input: self.run.input, run: self.run.expressionValue, now: self.now)
     context.params = .object([:])
     let plan = RunPlanner(workflow: self.workflow).plan(snapshots: snapshots, context: context)
@@ -77,13 +117,13 @@ struct RunTransaction {
       switch action {
       case .schedule(let id, let input):
         let attempt = (snapshots[id]?.attempt ?? 0) + 1
-        try await self.insertStep(id, attempt: attempt, status: .ready, input: input, visibleAt: self.now)
+        self.insertStep(id, attempt: attempt, status: .ready, input: input, visibleAt: self.now)
         self.record("STEP_SCHEDULED", step: id, attempt: attempt, payload: ["input": input])
       case .skip(let id, let reason):
-        try await self.insertStep(id, attempt: 1, status: .skipped, input: nil, visibleAt: nil, finished: true)
+        self.insertStep(id, attempt: 1, status: .skipped, input: nil, visibleAt: nil)
         self.record("STEP_SKIPPED", step: id, attempt: 1, payload: ["reason": .string(reason)])
       case .fail(let id, let failure):
-        try await self.insertStep(id, attempt: 1, status: .failed, input: nil, visibleAt: nil, error: failure, finished: true)
+        self.insertStep(id, attempt: 1, status: .failed, input: nil, visibleAt: nil, error: failure)
         self.record("STEP_FAILED", step: id, attempt: 1, payload: ["error": failure.json])
       }
     }
@@ -105,23 +145,22 @@ struct RunTransaction {
   /// Ends the run: cancels whatever is still in flight, drops its timers, records the outcome.
   mutating func finish(_ status: RunStatus, output: JSONValue?, error: JSONValue?) async throws {
     if status != .completed {
-      let rows = try await self.connection.query(
-        """
-        UPDATE step_executions SET status = 'CANCELLED', finished_at = \(self.now), lease_token = NULL,
-          lease_owner = NULL, lease_expires_at = NULL, error_class = 'cancelled'
-        WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id) AND status IN ('READY', 'RUNNING', 'WAITING')
-        RETURNING step_id, attempt
-        """,
-        logger: self.logger
-      )
-      for try await (stepID, attempt) in rows.decode((String, Int).self) {
-        self.record("STEP_CANCELLED", step: stepID, attempt: attempt)
+      let inFlight: Set<StepStatus> = [.ready, .running, .waiting]
+      _ = try await self.steps()
+      for index in (self.storedSteps ?? []).indices where inFlight.contains(self.storedSteps![index].status) {
+        self.record("STEP_CANCELLED", step: self.storedSteps![index].stepID, attempt: self.storedSteps![index].attempt)
+        self.storedSteps![index].status = .cancelled
+        self.cancelsStoredSteps = true
+      }
+      for index in self.newSteps.indices where inFlight.contains(self.newSteps[index].record.status) {
+        self.record("STEP_CANCELLED", step: self.newSteps[index].record.stepID, attempt: self.newSteps[index].record.attempt)
+        self.newSteps[index].record.status = .cancelled
+        self.newSteps[index].record.finishedAt = self.now
       }
     }
-    _ = try await self.connection.query(
-      "DELETE FROM timers WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id)",
-      logger: self.logger
-    ).collect()
+    self.timers.removeAll()
+    self.timerDeletes.removeAll()
+    self.deletesRunTimers = !self.isNew
     self.run.status = status
     self.run.output = output
     self.run.error = error
@@ -154,74 +193,282 @@ struct RunTransaction {
     status: StepStatus,
     input: JSONValue?,
     visibleAt: Date?,
-    error: StepFailure? = nil,
-    finished: Bool = false
-  ) async throws {
-    let stepType = self.workflow.steps[stepID]?.type.rawValue ?? "unknown"
-    _ = try await self.connection.query(
-      """
-      INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, status, input, ready_at,
-        visible_at, error, error_class, finished_at)
-      VALUES (\(self.run.tenant), \(self.run.id), \(stepID), \(attempt), \(stepType), \(status.rawValue),
-        \(input?.jsonText)::jsonb, \(status == .ready ? self.now : nil), \(visibleAt), \(error?.json.jsonText)::jsonb,
-        \(error?.errorClass.rawValue), \(finished ? self.now : nil))
-      """,
-      logger: self.logger
-    ).collect()
-    if status == .ready { self.scheduledReadyWork = true }
+    error: StepFailure? = nil
+  ) {
+    let finished = status != .ready
+    self.newSteps.append(NewStep(
+      record: StepRecord(
+        stepID: stepID, attempt: attempt, stepType: self.workflow.steps[stepID]?.type.rawValue ?? "unknown", status: status,
+        input: input, output: nil, error: error, createdAt: self.now, startedAt: nil, finishedAt: finished ? self.now : nil,
+        visibleAt: visibleAt, leaseOwner: nil
+      ),
+      becameReady: status == .ready
+    ))
+  }
+
+  /// A durable timer for this run (or one of its step attempts); replaces one of the same kind.
+  mutating func addTimer(kind: String, fireAt: Date, step: String? = nil, attempt: Int? = nil) {
+    self.timers.removeAll { $0.kind == kind && $0.stepID == step && $0.attempt == attempt }
+    self.timers.append(PendingTimer(kind: kind, fireAt: fireAt, stepID: step, attempt: attempt))
   }
 
   /// Drops the timers of one step attempt (it finished, or its timer fired).
-  func deleteTimers(step: String, attempt: Int) async throws {
-    _ = try await self.connection.query(
-      "DELETE FROM timers WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id) AND step_id = \(step) AND attempt = \(attempt)",
-      logger: self.logger
-    ).collect()
+  mutating func deleteTimers(step: String, attempt: Int) {
+    self.timers.removeAll { $0.stepID == step && $0.attempt == attempt }
+    if !self.isNew { self.timerDeletes.append((step, attempt)) }
   }
 
-  /// Writes the buffered events with gapless sequence numbers and the run row; then notifies
-  /// executors if work became ready. Call last, once per transaction.
+  // MARK: Writing
+
+  /// Writes this transaction's buffered changes. Call last, once per transaction.
   mutating func flush() async throws {
-    var sequence = self.run.lastEventSequence
-    if !self.events.isEmpty {
-      var sequences: [Int64] = []
-      var types: [String] = []
-      var steps: [String] = []
-      var attempts: [Int] = []
-      var payloads: [String] = []
-      for event in self.events {
-        sequence += 1
-        sequences.append(sequence)
-        types.append(event.type)
-        steps.append(event.stepID ?? "")
-        attempts.append(event.attempt ?? 0)
-        payloads.append(event.payload.jsonText)
-      }
-      _ = try await self.connection.query(
+    var one = [self]
+    try await Self.flush(&one, on: self.connection, logger: self.logger)
+    self = one[0]
+  }
+
+  /// Writes the buffered changes of many runs' transitions (all on `connection`'s open
+  /// transaction) with one statement per kind of change, then notifies executors if work
+  /// became ready. Event sequence numbers continue each run's own counter.
+  static func flush(_ transactions: inout [RunTransaction], on connection: PostgresConnection, logger: Logger) async throws {
+    var writes = BulkWrites()
+    for index in transactions.indices {
+      precondition(!transactions[index].isNew, "a new run is written by start_run")
+      writes.add(&transactions[index])
+    }
+    try await writes.execute(on: connection, logger: logger)
+  }
+
+  /// The arguments of `start_run` for a new run: the run row and its first transition.
+  mutating func startArguments() -> BulkWrites {
+    var writes = BulkWrites()
+    writes.add(&self)
+    return writes
+  }
+}
+
+/// Column arrays for set-based writes of many runs' transitions (`unnest` on the server).
+/// Nullable text and jsonb travel as '' (NULLIF on the server); nullable timestamps as a
+/// value plus a flag.
+struct BulkWrites {
+  // step_executions inserts
+  var stepTenants: [String] = []
+  var stepRuns: [UUID] = []
+  var stepIDs: [String] = []
+  var stepAttempts: [Int] = []
+  var stepTypes: [String] = []
+  var stepStatuses: [String] = []
+  var stepInputs: [String] = []
+  var stepErrors: [String] = []
+  var stepErrorClasses: [String] = []
+  var stepNows: [Date] = []
+  var stepVisibleAts: [Date] = []
+  var stepReady: [Bool] = []
+  var stepFinished: [Bool] = []
+  // cancellation of stored in-flight attempts, and run-wide timer deletion
+  var cancelTenants: [String] = []
+  var cancelRuns: [UUID] = []
+  var cancelNows: [Date] = []
+  var timerRunTenants: [String] = []
+  var timerRuns: [UUID] = []
+  // per-attempt timer deletion
+  var timerDeleteTenants: [String] = []
+  var timerDeleteRuns: [UUID] = []
+  var timerDeleteSteps: [String] = []
+  var timerDeleteAttempts: [Int] = []
+  // timer inserts
+  var timerTenants: [String] = []
+  var timerInsertRuns: [UUID] = []
+  var timerKinds: [String] = []
+  var timerFireAts: [Date] = []
+  var timerSteps: [String] = []
+  var timerAttempts: [Int] = []
+  // run_events
+  var eventTenants: [String] = []
+  var eventRuns: [UUID] = []
+  var eventSequences: [Int64] = []
+  var eventTypes: [String] = []
+  var eventSteps: [String] = []
+  var eventAttempts: [Int] = []
+  var eventPayloads: [String] = []
+  var eventNows: [Date] = []
+  // runs updates
+  var runTenants: [String] = []
+  var runIDs: [UUID] = []
+  var runStatuses: [String] = []
+  var runOutputs: [String] = []
+  var runErrors: [String] = []
+  var runFinishedAts: [Date] = []
+  var runFinished: [Bool] = []
+  var runSLAMet: [Bool] = []
+  var runSLAKnown: [Bool] = []
+  var runSequences: [Int64] = []
+  var runAttempts: [Int] = []
+  var runNows: [Date] = []
+  var notify = false
+
+  /// Takes `transaction`'s buffered writes (and assigns its events' sequence numbers).
+  mutating func add(_ transaction: inout RunTransaction) {
+    let run = transaction.run
+    let now = transaction.now
+    for step in transaction.newSteps {
+      let record = step.record
+      self.stepTenants.append(run.tenant)
+      self.stepRuns.append(run.id)
+      self.stepIDs.append(record.stepID)
+      self.stepAttempts.append(record.attempt)
+      self.stepTypes.append(record.stepType)
+      self.stepStatuses.append(record.status.rawValue)
+      self.stepInputs.append(record.input?.jsonText ?? "")
+      self.stepErrors.append(record.error?.json.jsonText ?? "")
+      self.stepErrorClasses.append(record.status == .cancelled ? "cancelled" : record.error?.errorClass.rawValue ?? "")
+      self.stepNows.append(now)
+      self.stepVisibleAts.append(record.visibleAt ?? now)
+      self.stepReady.append(step.becameReady)
+      self.stepFinished.append(record.finishedAt != nil)
+      if record.status == .ready { self.notify = true }
+    }
+    if transaction.cancelsStoredSteps {
+      self.cancelTenants.append(run.tenant)
+      self.cancelRuns.append(run.id)
+      self.cancelNows.append(now)
+    }
+    if transaction.deletesRunTimers {
+      self.timerRunTenants.append(run.tenant)
+      self.timerRuns.append(run.id)
+    }
+    for (step, attempt) in transaction.timerDeletes {
+      self.timerDeleteTenants.append(run.tenant)
+      self.timerDeleteRuns.append(run.id)
+      self.timerDeleteSteps.append(step)
+      self.timerDeleteAttempts.append(attempt)
+    }
+    for timer in transaction.timers {
+      self.timerTenants.append(run.tenant)
+      self.timerInsertRuns.append(run.id)
+      self.timerKinds.append(timer.kind)
+      self.timerFireAts.append(timer.fireAt)
+      self.timerSteps.append(timer.stepID ?? "")
+      self.timerAttempts.append(timer.attempt ?? 0)
+    }
+    var sequence = run.lastEventSequence
+    for event in transaction.events {
+      sequence += 1
+      self.eventTenants.append(run.tenant)
+      self.eventRuns.append(run.id)
+      self.eventSequences.append(sequence)
+      self.eventTypes.append(event.type)
+      self.eventSteps.append(event.stepID ?? "")
+      self.eventAttempts.append(event.attempt ?? 0)
+      self.eventPayloads.append(event.payload.jsonText)
+      self.eventNows.append(now)
+    }
+    transaction.run.lastEventSequence = sequence
+    self.runTenants.append(run.tenant)
+    self.runIDs.append(run.id)
+    self.runStatuses.append(transaction.run.status.rawValue)
+    self.runOutputs.append(transaction.run.output?.jsonText ?? "")
+    self.runErrors.append(transaction.run.error?.jsonText ?? "")
+    self.runFinishedAts.append(transaction.run.finishedAt ?? now)
+    self.runFinished.append(transaction.run.finishedAt != nil)
+    self.runSLAMet.append(transaction.run.slaMet ?? false)
+    self.runSLAKnown.append(transaction.run.slaMet != nil)
+    self.runSequences.append(sequence)
+    self.runAttempts.append(transaction.run.runAttempt)
+    self.runNows.append(now)
+  }
+
+  /// Writes everything: new attempts, cancellations, timers, events, then the run rows.
+  func execute(on connection: PostgresConnection, logger: Logger) async throws {
+    if !self.stepIDs.isEmpty {
+      _ = try await connection.query(
+        """
+        INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, status, input, ready_at,
+          visible_at, error, error_class, finished_at, created_at)
+        SELECT s.tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.status, NULLIF(s.input, '')::jsonb,
+          CASE WHEN s.ready THEN s.now END, CASE WHEN s.status = 'READY' THEN s.visible_at END,
+          NULLIF(s.error, '')::jsonb, NULLIF(s.error_class, ''), CASE WHEN s.finished THEN s.now END, s.now
+        FROM unnest(\(self.stepTenants)::text[], \(self.stepRuns)::uuid[], \(self.stepIDs)::text[], \(self.stepAttempts)::bigint[],
+          \(self.stepTypes)::text[], \(self.stepStatuses)::text[], \(self.stepInputs)::text[], \(self.stepErrors)::text[],
+          \(self.stepErrorClasses)::text[], \(self.stepNows)::timestamptz[], \(self.stepVisibleAts)::timestamptz[],
+          \(self.stepReady)::bool[], \(self.stepFinished)::bool[])
+          AS s(tenant, run_id, step_id, attempt, step_type, status, input, error, error_class, now, visible_at, ready, finished)
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.cancelRuns.isEmpty {
+      _ = try await connection.query(
+        """
+        UPDATE step_executions s SET status = 'CANCELLED', finished_at = c.now, lease_token = NULL,
+          lease_owner = NULL, lease_expires_at = NULL, error_class = 'cancelled'
+        FROM unnest(\(self.cancelTenants)::text[], \(self.cancelRuns)::uuid[], \(self.cancelNows)::timestamptz[]) AS c(tenant, run_id, now)
+        WHERE s.tenant = c.tenant AND s.run_id = c.run_id AND s.status IN ('READY', 'RUNNING', 'WAITING')
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.timerRuns.isEmpty {
+      _ = try await connection.query(
+        """
+        DELETE FROM timers t USING unnest(\(self.timerRunTenants)::text[], \(self.timerRuns)::uuid[]) AS r(tenant, run_id)
+        WHERE t.tenant = r.tenant AND t.run_id = r.run_id
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.timerDeleteRuns.isEmpty {
+      _ = try await connection.query(
+        """
+        DELETE FROM timers t
+        USING unnest(\(self.timerDeleteTenants)::text[], \(self.timerDeleteRuns)::uuid[], \(self.timerDeleteSteps)::text[],
+          \(self.timerDeleteAttempts)::bigint[]) AS d(tenant, run_id, step_id, attempt)
+        WHERE t.tenant = d.tenant AND t.run_id = d.run_id AND t.step_id = d.step_id AND t.attempt = d.attempt
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.timerKinds.isEmpty {
+      _ = try await connection.query(
+        """
+        INSERT INTO timers (tenant, run_id, step_id, attempt, kind, fire_at)
+        SELECT t.tenant, t.run_id, NULLIF(t.step_id, ''), NULLIF(t.attempt, 0), t.kind, t.fire_at
+        FROM unnest(\(self.timerTenants)::text[], \(self.timerInsertRuns)::uuid[], \(self.timerSteps)::text[], \(self.timerAttempts)::bigint[],
+          \(self.timerKinds)::text[], \(self.timerFireAts)::timestamptz[]) AS t(tenant, run_id, step_id, attempt, kind, fire_at)
+        ON CONFLICT ON CONSTRAINT timers_unique DO UPDATE SET fire_at = EXCLUDED.fire_at
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.eventTypes.isEmpty {
+      _ = try await connection.query(
         """
         INSERT INTO run_events (tenant, run_id, seq, type, step_id, attempt, payload, occurred_at)
-        SELECT \(self.run.tenant), \(self.run.id), e.seq, e.type, NULLIF(e.step, ''), NULLIF(e.attempt, 0), e.payload::jsonb, \(self.now)
-        FROM unnest(\(sequences)::bigint[], \(types)::text[], \(steps)::text[], \(attempts)::bigint[], \(payloads)::text[])
-          AS e(seq, type, step, attempt, payload)
+        SELECT e.tenant, e.run_id, e.seq, e.type, NULLIF(e.step, ''), NULLIF(e.attempt, 0), e.payload::jsonb, e.now
+        FROM unnest(\(self.eventTenants)::text[], \(self.eventRuns)::uuid[], \(self.eventSequences)::bigint[], \(self.eventTypes)::text[],
+          \(self.eventSteps)::text[], \(self.eventAttempts)::bigint[], \(self.eventPayloads)::text[], \(self.eventNows)::timestamptz[])
+          AS e(tenant, run_id, seq, type, step, attempt, payload, now)
         """,
-        logger: self.logger
+        logger: logger
       ).collect()
-      self.events = []
     }
-    self.run.lastEventSequence = sequence
-    _ = try await self.connection.query(
-      """
-      UPDATE runs SET status = \(self.run.status.rawValue), output = \(self.run.output?.jsonText)::jsonb,
-        error = \(self.run.error?.jsonText)::jsonb, finished_at = \(self.run.finishedAt), sla_met = \(self.run.slaMet),
-        last_event_seq = \(sequence), run_attempt = \(self.run.runAttempt), started_at = \(self.run.startedAt),
-        updated_at = \(self.now)
-      WHERE tenant = \(self.run.tenant) AND id = \(self.run.id)
-      """,
-      logger: self.logger
-    ).collect()
-    if self.scheduledReadyWork {
-      _ = try await self.connection.query("SELECT pg_notify(\(EngineChannel.ready), '')", logger: self.logger).collect()
-      self.scheduledReadyWork = false
+    if !self.runIDs.isEmpty {
+      _ = try await connection.query(
+        """
+        UPDATE runs SET status = r.status, output = NULLIF(r.output, '')::jsonb, error = NULLIF(r.error, '')::jsonb,
+          finished_at = CASE WHEN r.finished THEN r.finished_at END, sla_met = CASE WHEN r.sla_known THEN r.sla_met END,
+          last_event_seq = r.seq, run_attempt = r.run_attempt, started_at = coalesce(runs.started_at, r.now), updated_at = r.now
+        FROM unnest(\(self.runTenants)::text[], \(self.runIDs)::uuid[], \(self.runStatuses)::text[], \(self.runOutputs)::text[],
+          \(self.runErrors)::text[], \(self.runFinishedAts)::timestamptz[], \(self.runFinished)::bool[], \(self.runSLAMet)::bool[],
+          \(self.runSLAKnown)::bool[], \(self.runSequences)::bigint[], \(self.runAttempts)::bigint[], \(self.runNows)::timestamptz[])
+          AS r(tenant, id, status, output, error, finished_at, finished, sla_met, sla_known, seq, run_attempt, now)
+        WHERE runs.tenant = r.tenant AND runs.id = r.id
+        """,
+        logger: logger
+      ).collect()
+    }
+    if self.notify {
+      _ = try await connection.query("SELECT pg_notify(\(EngineChannel.ready), '')", logger: logger).collect()
     }
   }
 }

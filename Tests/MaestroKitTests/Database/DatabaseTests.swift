@@ -34,7 +34,7 @@ struct DatabaseTests {
         try await database.verifySchema(requiredVersion: 1)
         try await database.ping()
         let error = await #expect(throws: MaestroError.self) { try await database.verifySchema(requiredVersion: 99) }
-        #expect(error?.message.contains("at version 1 but this build needs 99") == true)
+        #expect(error?.message.contains("but this build needs 99") == true)
       }
     }
   }
