@@ -59,7 +59,10 @@ public struct MigrateSettings: Sendable {
   ) async throws -> Result {
     var admin = self.admin
     admin.maxConnections = 2
-    let client = admin.makeClient(logger: logger)
+    // The pool warns when a query races its run(); harmless for a one-shot command.
+    var backgroundLogger = logger
+    backgroundLogger.logLevel = max(logger.logLevel, .error)
+    let client = admin.makeClient(logger: backgroundLogger)
     return try await withThrowingTaskGroup(of: Result?.self) { group in
       group.addTask {
         await client.run()

@@ -113,6 +113,8 @@ public struct MigrationRunner: Sendable {
     if options.targetVersion != nil, options.service == nil {
       throw MigrationError.invalidSetting("target_version needs a service")
     }
+    // A dry run changes nothing at all: no lock, no bootstrap.
+    if options.dryRun { return Report(plans: try await self.plan(options)) }
     return try await self.withLock { connection in
       try await self.bootstrap(on: connection)
       let ledger = try await Ledger.read(on: connection, logger: self.logger)
@@ -123,7 +125,6 @@ public struct MigrationRunner: Sendable {
       var report = Report(plans: plans)
       let blockers = plans.flatMap { plan in plan.blockers.map { "\(plan.service.name): \($0)" } }
       guard blockers.isEmpty else { throw MigrationError.refused(blockers) }
-      if options.dryRun { return report }
       if options.backup, self.backups == nil {
         throw MigrationError.invalidSetting("backup requested but no backup directory is configured (--backup-dir / MAESTRO_BACKUP_DIR)")
       }

@@ -84,6 +84,12 @@ struct MigrationLinterTests {
     #expect(findings.isEmpty, "\(findings)")
   }
 
+  @Test("the index suggestion is the statement itself, made concurrent")
+  func indexSuggestion() {
+    let finding = MigrationLinter().lint(sql: "CREATE UNIQUE INDEX items_name_uidx\n  ON items (lower(name)) WHERE owner_id IS NOT NULL").first
+    #expect(finding?.suggestion.hasPrefix("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS items_name_uidx ON items (lower(name)) WHERE owner_id IS NOT NULL;") == true, "\(finding?.suggestion ?? "")")
+  }
+
   @Test("hazards on a table created by the same migration are not flagged")
   func newTableIsSafe() throws {
     let findings = MigrationLinter().lint(try Self.migration("""

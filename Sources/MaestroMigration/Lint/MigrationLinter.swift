@@ -131,11 +131,10 @@ public struct MigrationLinter: Sendable {
           }
         case .createIndex(let name, let table, let concurrently):
           if !concurrently, existing {
-            let indexName = name ?? "<name>"
             flag(
               .requireConcurrentIndex,
               "CREATE INDEX on existing table \(table) without CONCURRENTLY blocks every write to \(table) until the index is built",
-              "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(indexName) ON \(table) (…); in a migration of its own (it runs outside a transaction and resumes if interrupted)"
+              "\(Self.concurrentRewrite(of: statement.text, name: name, table: table)); in a migration of its own (it runs outside a transaction and resumes if interrupted)"
             )
           }
         case .addColumn(let table, let column):
@@ -202,6 +201,17 @@ public struct MigrationLinter: Sendable {
       }
     }
     return findings
+  }
+
+  /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS …` with the rest of `statement` kept.
+  static func concurrentRewrite(of statement: String, name: String?, table: String) -> String {
+    let flat = statement.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    guard let index = flat.range(of: "index ", options: .caseInsensitive) else {
+      return "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name ?? "<name>") ON \(table) (…)"
+    }
+    var rest = flat[index.upperBound...]
+    if rest.lowercased().hasPrefix("if not exists ") { rest = rest.dropFirst("if not exists ".count) }
+    return flat[..<index.upperBound] + "CONCURRENTLY IF NOT EXISTS " + rest
   }
 
   /// Why a column definition's default rewrites the table, or nil.
