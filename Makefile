@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -10,6 +10,7 @@ help:
 	@echo "make build    debug build of every product"
 	@echo "make protos   regenerate Sources/MaestroProtos from protos/"
 	@echo "make db-start / db-stop   the local suite's Postgres, for iterating"
+	@echo "make lint-migrations  lint every services/*/migrations file for locking hazards (part of make test)"
 	@echo "make bench-auth  token issuance and verification rates (release build, private Postgres)"
 	@echo "make bench-workflow  engine workflows/s vs a pgbench ceiling (release build, private Postgres)"
 
@@ -42,3 +43,7 @@ clean:
 
 bench-workflow:
 	deploy/local/bench-workflow.sh
+
+lint-migrations: deps
+	swift build --product migration-service
+	"$$(swift build --show-bin-path)/migration-service" lint --migrations-dir services

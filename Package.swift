@@ -141,7 +141,7 @@ let targets: [Target] = [
   ),
   .testTarget(
     name: "MaestroMigrationTests",
-    dependencies: ["MaestroMigration", "MaestroKit", "MaestroTestSupport", "MaestroProtos", .grpcCore, .postgresNIO, .logging],
+    dependencies: ["MaestroMigration", "MaestroKit", "MaestroCore", "MaestroTestSupport", "MaestroProtos", .grpcCore, .grpcHTTP2, .swiftProtobuf, .postgresNIO, .logging],
     swiftSettings: swiftSettings
   ),
   .testTarget(

@@ -21,6 +21,25 @@ public struct Ledger: Sendable {
     )
     """
 
+  /// Columns added after the first release of the ledger (idempotent).
+  static let upgradeTable = [
+    "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS lock_retries integer NOT NULL DEFAULT 0",
+    "ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS backup_path text",
+  ]
+
+  /// Progress of a non-transactional migration: how many of its statements completed, so a
+  /// failed run resumes after them.
+  static let createProgressTable = """
+    CREATE TABLE IF NOT EXISTS schema_migration_progress (
+      service         text        NOT NULL,
+      version         integer     NOT NULL,
+      checksum        text        NOT NULL,
+      statements_done integer     NOT NULL CHECK (statements_done >= 0),
+      updated_at      timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (service, version)
+    )
+    """
+
   /// One applied migration as recorded.
   public struct Entry: Sendable, Equatable {
     public var service: String
@@ -31,6 +50,8 @@ public struct Ledger: Sendable {
     public var durationMilliseconds: Int64
     public var appliedBy: String
     public var appliedAt: Date
+    public var lockRetries: Int = 0
+    public var backupPath: String?
   }
 
   public var entries: [Entry]
@@ -39,21 +60,28 @@ public struct Ledger: Sendable {
   public static func read(on connection: PostgresConnection, logger: Logger) async throws -> Ledger {
     let rows = try await connection.query(
       """
-      SELECT service, version, name, checksum, phase, duration_ms, applied_by, applied_at
+      SELECT service, version, name, checksum, phase, duration_ms, applied_by, applied_at,
+             lock_retries, coalesce(backup_path, '')
       FROM migration.schema_migrations ORDER BY service, version
       """,
       logger: logger
     )
     var entries: [Entry] = []
-    for try await (service, version, name, checksum, phase, duration, appliedBy, appliedAt)
-      in rows.decode((String, Int, String, String, String, Int64, String, Date).self)
+    for try await (service, version, name, checksum, phase, duration, appliedBy, appliedAt, retries, backup)
+      in rows.decode((String, Int, String, String, String, Int64, String, Date, Int, String).self)
     {
       entries.append(Entry(
         service: service, version: version, name: name, checksum: checksum, phase: phase,
-        durationMilliseconds: duration, appliedBy: appliedBy, appliedAt: appliedAt
+        durationMilliseconds: duration, appliedBy: appliedBy, appliedAt: appliedAt,
+        lockRetries: retries, backupPath: backup.isEmpty ? nil : backup
       ))
     }
     return Ledger(entries: entries)
+  }
+
+  /// The highest applied version of `service` (0: none).
+  public func currentVersion(of service: String) -> Int {
+    self.entries.lazy.filter { $0.service == service }.map(\.version).max() ?? 0
   }
 
   /// Applied versions of `service`.

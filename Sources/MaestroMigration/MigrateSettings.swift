@@ -2,11 +2,14 @@ public import Logging
 public import MaestroKit
 import PostgresNIO
 
-/// Everything `migrate` needs, resolved and validated before touching the database.
+/// Everything the runner needs, resolved and validated before touching the database.
 public struct MigrateSettings: Sendable {
   public var admin: DatabaseConfiguration
   public var services: [ManagedService]
   public var roles: MigrationRunner.Roles
+  public var guardRails: GuardRails
+  /// Where backups go; nil: backups refused.
+  public var backups: BackupTool?
   /// Schemas whose role password fell back to the local-suite default.
   public var defaultedPasswordSchemas: [String]
 
@@ -18,7 +21,11 @@ public struct MigrateSettings: Sendable {
     adminURL: String?,
     migrationsRoot: String,
     rolePrefix: String,
-    environment: [String: String]
+    environment: [String: String],
+    guardRails: GuardRails = .default,
+    backupDirectory: String? = nil,
+    pgDump: String? = nil,
+    pgRestore: String? = nil
   ) throws {
     guard let adminURL else {
       throw ConfigurationError(setting: "MAESTRO_ADMIN_DATABASE_URL", message: "required: the administrator's postgres:// URL")
@@ -41,21 +48,39 @@ public struct MigrateSettings: Sendable {
     }
     self.roles = MigrationRunner.Roles(prefix: rolePrefix, passwords: passwords)
     self.defaultedPasswordSchemas = defaulted
+    self.guardRails = guardRails
+    self.backups = backupDirectory.map { BackupTool(directory: $0, database: self.admin, pgDump: pgDump, pgRestore: pgRestore) }
   }
 
-  /// Connects as the administrator and runs the ``MigrationRunner``.
-  public func migrate(logger: Logger) async throws -> MigrationRunner.Report {
+  /// Connects as the administrator and runs `body` with a ``MigrationRunner``.
+  public func withRunner<Result: Sendable>(
+    logger: Logger,
+    _ body: @escaping @Sendable (MigrationRunner) async throws -> Result
+  ) async throws -> Result {
     var admin = self.admin
-    admin.maxConnections = 1
-    let client = admin.makeClient(logger: logger)
-    return try await withThrowingTaskGroup(of: MigrationRunner.Report?.self) { group in
+    admin.maxConnections = 2
+    // The pool warns when a query races its run(); harmless for a one-shot command.
+    var backgroundLogger = logger
+    backgroundLogger.logLevel = max(logger.logLevel, .error)
+    let client = admin.makeClient(logger: backgroundLogger)
+    return try await withThrowingTaskGroup(of: Result?.self) { group in
       group.addTask {
         await client.run()
         return nil
       }
       defer { group.cancelAll() }
-      let runner = MigrationRunner(client: client, services: self.services, roles: self.roles, logger: logger)
-      return try await withDeadline(.seconds(600), operation: "migrate") { try await runner.migrate() }
+      let runner = MigrationRunner(
+        client: client, services: self.services, roles: self.roles, guardRails: self.guardRails,
+        backups: self.backups, logger: logger
+      )
+      return try await body(runner)
+    }
+  }
+
+  /// Connects as the administrator and applies everything pending (`migrate`).
+  public func migrate(logger: Logger) async throws -> MigrationRunner.Report {
+    try await self.withRunner(logger: logger) { runner in
+      try await runner.migrate()
     }
   }
 }

@@ -15,6 +15,16 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
   case statementFailed(path: String, line: Int, message: String)
   /// A role name or password cannot be used.
   case invalidSetting(String)
+  /// Another runner holds the advisory lock and the runner was told not to wait (longer).
+  case lockHeld(holder: String, waited: Duration)
+  /// A statement's lock was not granted within lock_timeout, on every retry.
+  case lockNotGranted(path: String, line: Int, attempts: Int, lockTimeout: Duration)
+  /// A pre- or post-check did not return true; nothing of the migration was kept.
+  case checkFailed(path: String, kind: String, query: String, result: String)
+  /// The request cannot run as asked (blocked by lint, phases, instances or missing down sections).
+  case refused([String])
+  /// A backup or restore failed.
+  case backupFailed(String)
 
   public var description: String {
     switch self {
@@ -30,6 +40,16 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
       "migration \(path) failed at line \(line): \(message); it was rolled back"
     case .invalidSetting(let message):
       message
+    case .lockHeld(let holder, let waited):
+      "another migration runner holds the migration lock (\(holder))\(waited > .zero ? " and did not release it within \(waited)" : ""); it applies the same migrations: wait for it to finish, or rerun with a longer --lock-wait"
+    case .lockNotGranted(let path, let line, let attempts, let lockTimeout):
+      "migration \(path) line \(line): the table lock was not granted within lock_timeout \(lockTimeout) in \(attempts) attempts (a long transaction holds a conflicting lock); nothing of it was kept — find the blocker in pg_stat_activity and retry"
+    case .checkFailed(let path, let kind, let query, let result):
+      "migration \(path): \(kind) `\(query)` returned \(result), not true; nothing of the migration was kept"
+    case .refused(let reasons):
+      "refused: " + reasons.joined(separator: "; ")
+    case .backupFailed(let message):
+      "backup/restore failed: \(message)"
     }
   }
 }
@@ -38,8 +58,12 @@ extension MigrationError {
   /// The error as callers of the gRPC API see it.
   public var maestroError: MaestroError {
     switch self {
-    case .invalidFile, .checksumMismatch, .missingFile, .statementFailed, .invalidSetting:
+    case .invalidFile, .checksumMismatch, .missingFile, .statementFailed, .invalidSetting, .checkFailed, .refused:
       MaestroError(.failedPrecondition, self.description, cause: self)
+    case .lockHeld, .lockNotGranted:
+      MaestroError(.aborted, self.description, cause: self)
+    case .backupFailed:
+      MaestroError(.internal, self.description, cause: self)
     case .io:
       MaestroError(.internal, "migration files cannot be read", cause: self)
     }

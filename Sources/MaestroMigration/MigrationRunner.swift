@@ -3,14 +3,16 @@ public import Logging
 import MaestroCore
 public import PostgresNIO
 
-/// Applies the services' migrations to one database, as its administrator.
+/// Applies and rolls back the services' migrations on one database, as its administrator.
 ///
-/// Under a session advisory lock (so concurrent runners serialise and each migration is applied
-/// exactly once) it: creates each service's login role and schema (the role owns its schema and
-/// has no privileges on the others; PUBLIC loses its default rights), creates the ledger
-/// `migration.schema_migrations`, refuses to continue if an applied file's checksum changed,
-/// then applies every pending migration in order — each in its own transaction, as the service's
-/// role with `search_path` set to its schema — recording version, checksum, phase, duration and
+/// Every operation holds a session advisory lock (so runners serialise; see
+/// ``GuardRails/lockWait``), creates each service's login role and schema if needed (the role
+/// owns its schema and has no privileges on the others; PUBLIC loses its default rights) and
+/// the ledger `migration.schema_migrations`, and refuses to continue if an applied file's
+/// checksum changed. Then it applies what ``MigrationPlanner`` selects — each migration as the
+/// service's role with `search_path` set to its schema, under `lock_timeout` and
+/// `statement_timeout`, retried with backoff when a lock is not granted, optionally after a
+/// `pg_dump` of the schema — recording version, checksum, phase, duration, retries, backup and
 /// who applied it, and bumping `<schema>.maestro_schema_version`. Running it again is a no-op.
 public struct MigrationRunner: Sendable {
   /// Role names are `<rolePrefix><schema>`; passwords by schema.
@@ -29,195 +31,189 @@ public struct MigrationRunner: Sendable {
   /// The session advisory lock key ("MAESTRO" in ASCII) held while migrating.
   public static let advisoryLockKey: Int64 = 0x4D41_4553_5452_4F
 
-  private let client: PostgresClient
-  private let services: [ManagedService]
-  private let roles: Roles
-  private let logger: Logger
+  let client: PostgresClient
+  let services: [ManagedService]
+  let roles: Roles
+  let guardRails: GuardRails
+  let backups: BackupTool?
+  let logger: Logger
 
   /// - Parameters:
   ///   - client: A running client connected as a role that may create roles and schemas.
   ///   - services: The services and their migrations, in apply order.
-  public init(client: PostgresClient, services: [ManagedService], roles: Roles, logger: Logger) {
+  ///   - backups: Where `backup: true` requests dump schemas; nil refuses them.
+  public init(
+    client: PostgresClient,
+    services: [ManagedService],
+    roles: Roles,
+    guardRails: GuardRails = .default,
+    backups: BackupTool? = nil,
+    logger: Logger
+  ) {
     self.client = client
     self.services = services
     self.roles = roles
+    self.guardRails = guardRails
+    self.backups = backups
     self.logger = logger
   }
 
-  /// What one run did.
-  public struct Report: Sendable, Equatable {
-    /// `(service, version, name)` of each migration applied, in order.
-    public var applied: [AppliedMigration] = []
+  var linter: MigrationLinter { MigrationLinter(defaultLockTimeout: self.guardRails.lockTimeout) }
+
+  /// What to apply.
+  public struct ApplyOptions: Sendable {
+    /// nil: both phases, in version order (`migrate`).
+    public var phase: Migration.Phase?
+    public var service: String?
+    public var targetVersion: Int?
+    /// `pg_dump` each affected schema first.
+    public var backup: Bool
+    /// Plan only.
+    public var dryRun: Bool
+
+    public init(phase: Migration.Phase? = nil, service: String? = nil, targetVersion: Int? = nil, backup: Bool = false, dryRun: Bool = false) {
+      self.phase = phase
+      self.service = service
+      self.targetVersion = targetVersion
+      self.backup = backup
+      self.dryRun = dryRun
+    }
   }
 
-  /// One migration applied by this run.
+  /// What one run did.
+  public struct Report: Sendable {
+    /// Each migration applied (or, for rollback, rolled back), in order.
+    public var applied: [AppliedMigration] = []
+    public var backups: [BackupTool.Dump] = []
+    /// The plan it followed (for a dry run: what it would do).
+    public var plans: [MigrationPlanner.ServicePlan] = []
+  }
+
+  /// One migration applied (or rolled back) by this run.
   public struct AppliedMigration: Sendable, Equatable {
     public var service: String
     public var version: Int
     public var name: String
+    public var phase: Migration.Phase = .expand
+    public var durationMilliseconds: Int64 = 0
+    public var lockRetries: Int = 0
+    public var backupPath: String?
   }
 
-  /// Applies everything pending. Throws ``MigrationError`` (nothing of the failing migration is
-  /// kept; earlier ones stay applied) or a Postgres error.
+  /// Applies everything pending, both phases in version order (the local suite's `migrate`).
   public func migrate() async throws -> Report {
-    try self.validateRoles()
+    try await self.apply(ApplyOptions())
+  }
+
+  /// Applies what `options` select. Throws ``MigrationError`` — `.refused` (with every reason)
+  /// before changing anything when lint, phases or instances block it; for a failing migration
+  /// nothing of it is kept and earlier ones stay applied.
+  public func apply(_ options: ApplyOptions) async throws -> Report {
+    try self.validate(service: options.service)
+    if options.targetVersion != nil, options.service == nil {
+      throw MigrationError.invalidSetting("target_version needs a service")
+    }
+    // A dry run changes nothing at all: no lock, no bootstrap.
+    if options.dryRun { return Report(plans: try await self.plan(options)) }
+    return try await self.withLock { connection in
+      try await self.bootstrap(on: connection)
+      let ledger = try await Ledger.read(on: connection, logger: self.logger)
+      try ledger.verify(against: self.services)
+      let expectations = try await Self.liveExpectations(on: connection, logger: self.logger)
+      let planner = MigrationPlanner(phase: options.phase, service: options.service, targetVersion: options.targetVersion, linter: self.linter)
+      let plans = planner.plan(services: self.services, ledger: ledger, expectations: expectations)
+      var report = Report(plans: plans)
+      let blockers = plans.flatMap { plan in plan.blockers.map { "\(plan.service.name): \($0)" } }
+      guard blockers.isEmpty else { throw MigrationError.refused(blockers) }
+      if options.backup, self.backups == nil {
+        throw MigrationError.invalidSetting("backup requested but no backup directory is configured (--backup-dir / MAESTRO_BACKUP_DIR)")
+      }
+      for plan in plans where !plan.migrations.isEmpty {
+        var backupPath: String?
+        if options.backup {
+          let dump = try await self.backup(plan.service, version: plan.currentVersion, reason: "apply", on: connection)
+          report.backups.append(dump)
+          backupPath = dump.path
+        }
+        for migration in plan.migrations {
+          var applied = try await self.apply(migration, of: plan.service, backupPath: backupPath, on: connection)
+          applied.backupPath = backupPath
+          report.applied.append(applied)
+        }
+      }
+      try await self.grantExpectationAccess(on: connection)
+      if report.applied.isEmpty { self.logger.info("migrations up to date") }
+      return report
+    }
+  }
+
+  /// What ``apply(_:)`` would do, without taking the lock or changing anything.
+  public func plan(_ options: ApplyOptions) async throws -> [MigrationPlanner.ServicePlan] {
+    try self.validate(service: options.service)
     return try await self.client.withConnection { connection in
-      _ = try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))", logger: self.logger).collect()
+      let ledger = try await Self.ledgerIfPresent(on: connection, logger: self.logger)
+      try ledger.verify(against: self.services)
+      let expectations = try await Self.liveExpectations(on: connection, logger: self.logger)
+      let planner = MigrationPlanner(phase: options.phase, service: options.service, targetVersion: options.targetVersion, linter: self.linter)
+      return planner.plan(services: self.services, ledger: ledger, expectations: expectations)
+    }
+  }
+
+  func validate(service: String?) throws(MigrationError) {
+    try self.validateRoles()
+    if let service, !self.services.contains(where: { $0.name == service }) {
+      throw .invalidSetting("unknown service '\(service)'; expected one of \(self.services.map(\.name).joined(separator: ", "))")
+    }
+  }
+
+  /// Runs `body` on one connection holding the advisory lock.
+  func withLock<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    try await self.client.withConnection { connection in
+      try await AdvisoryLock.acquire(key: Self.advisoryLockKey, wait: self.guardRails.lockWait, on: connection, logger: self.logger)
       do {
-        let report = try await self.migrate(on: connection)
-        _ = try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: self.logger).collect()
-        return report
+        let result = try await body(connection)
+        await AdvisoryLock.release(key: Self.advisoryLockKey, on: connection, logger: self.logger)
+        return result
       } catch {
-        _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))", logger: self.logger).collect()
+        await AdvisoryLock.release(key: Self.advisoryLockKey, on: connection, logger: self.logger)
         throw error
       }
     }
   }
 
-  private func migrate(on connection: PostgresConnection) async throws -> Report {
-    try await self.bootstrap(on: connection)
-    let ledger = try await Ledger.read(on: connection, logger: self.logger)
-    try ledger.verify(against: self.services)
-
-    var report = Report()
-    for service in self.services {
-      let applied = ledger.versions(of: service.name)
-      for migration in service.migrations where !applied.contains(migration.version) {
-        try await self.apply(migration, of: service, on: connection)
-        report.applied.append(.init(service: service.name, version: migration.version, name: migration.name))
-      }
-    }
-    if report.applied.isEmpty {
-      self.logger.info("migrations up to date")
-    }
-    return report
+  /// The ledger, or an empty one before the first migrate.
+  static func ledgerIfPresent(on connection: PostgresConnection, logger: Logger) async throws -> Ledger {
+    guard try await self.relationExists("migration.schema_migrations", on: connection, logger: logger) else { return Ledger(entries: []) }
+    return try await Ledger.read(on: connection, logger: logger)
   }
 
-  /// Roles, schemas, privileges and bookkeeping tables; idempotent.
-  private func bootstrap(on connection: PostgresConnection) async throws {
-    try await self.inTransaction(on: connection) { connection in
-      let databaseRows = try await connection.query("SELECT current_database()", logger: self.logger)
-      var database = ""
-      for try await name in databaseRows.decode(String.self) { database = name }
-      try await self.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC", on: connection)
-      try await self.execute("REVOKE ALL ON DATABASE \(quoteIdentifier(database)) FROM PUBLIC", on: connection)
-      for service in self.services {
-        let role = self.roles.name(for: service.schema)
-        let password = quoteLiteral(self.roles.passwords[service.schema] ?? "")
-        let exists = try await connection.query(
-          "SELECT 1 FROM pg_roles WHERE rolname = \(role)",
-          logger: self.logger
-        ).collect().isEmpty == false
-        let verb = exists ? "ALTER" : "CREATE"
-        try await self.execute(
-          "\(verb) ROLE \(quoteIdentifier(role)) LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD \(password)",
-          on: connection
-        )
-        try await self.execute("GRANT CONNECT, TEMPORARY ON DATABASE \(quoteIdentifier(database)) TO \(quoteIdentifier(role))", on: connection)
-        try await self.execute("CREATE SCHEMA IF NOT EXISTS \(quoteIdentifier(service.schema)) AUTHORIZATION \(quoteIdentifier(role))", on: connection)
-        try await self.execute("REVOKE ALL ON SCHEMA \(quoteIdentifier(service.schema)) FROM PUBLIC", on: connection)
-        try await self.asRole(of: service, on: connection) {
-          try await self.execute(
-            """
-            CREATE TABLE IF NOT EXISTS maestro_schema_version (
-              singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-              version integer NOT NULL,
-              updated_at timestamptz NOT NULL DEFAULT now()
-            )
-            """,
-            on: connection
-          )
-          try await self.execute(
-            "INSERT INTO maestro_schema_version (version) VALUES (0) ON CONFLICT (singleton) DO NOTHING",
-            on: connection
-          )
-        }
-      }
-      guard let ledgerOwner = self.services.first(where: { $0.schema == Ledger.schema }) else {
-        throw MigrationError.invalidSetting("the migration-service schema must be managed")
-      }
-      try await self.asRole(of: ledgerOwner, on: connection) {
-        try await self.execute(Ledger.createTable, on: connection)
-      }
-    }
+  static func liveExpectations(on connection: PostgresConnection, logger: Logger) async throws -> [SchemaExpectation] {
+    guard try await self.relationExists("migration.schema_expectations", on: connection, logger: logger) else { return [] }
+    return try await SchemaExpectation.live(on: connection, logger: logger)
   }
 
-  private func apply(_ migration: Migration, of service: ManagedService, on connection: PostgresConnection) async throws {
-    let started = ContinuousClock.now
-    self.logger.info("applying migration", metadata: ["path": "\(migration.path)", "phase": "\(migration.phase.rawValue)"])
-    try await self.inTransaction(on: connection) { connection in
-        try await self.asRole(of: service, on: connection) {
-          for statement in SQLStatementSplitter.split(migration.up) {
-            do {
-              try await self.execute(statement.text, on: connection)
-            } catch let error as PSQLError {
-              throw MigrationError.statementFailed(
-                path: migration.path,
-                line: statement.line,
-                message: error.serverInfo?[.message] ?? "\(error.code)"
-              )
-            }
-          }
-          _ = try await connection.query(
-            "UPDATE maestro_schema_version SET version = \(migration.version), updated_at = now()",
-            logger: self.logger
-          ).collect()
-        }
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        _ = try await connection.query(
-          """
-          INSERT INTO migration.schema_migrations
-            (service, version, name, checksum, phase, duration_ms, applied_by)
-          VALUES (\(service.name), \(migration.version), \(migration.name), \(migration.checksum),
-                  \(migration.phase.rawValue), \(milliseconds), session_user)
-          """,
-          logger: self.logger
-        ).collect()
-    }
+  static func relationExists(_ name: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+    let rows = try await connection.query("SELECT to_regclass(\(name)) IS NOT NULL", logger: logger).collect()
+    return try rows.first?.decode(Bool.self) ?? false
   }
 
-  /// `body` in a transaction; a failure inside it is rethrown as itself.
-  private func inTransaction(
-    on connection: PostgresConnection,
-    _ body: (PostgresConnection) async throws -> Void
-  ) async throws {
-    do {
-      try await connection.withTransaction(logger: self.logger) { connection in try await body(connection) }
-    } catch let error as PostgresTransactionError {
-      throw error.closureError ?? error.rollbackError ?? error.commitError ?? error
+  /// Dumps `service`'s schema and records it in `migration.backups`.
+  func backup(_ service: ManagedService, version: Int, reason: String, on connection: PostgresConnection) async throws -> BackupTool.Dump {
+    guard let backups = self.backups else {
+      throw MigrationError.invalidSetting("backup requested but no backup directory is configured (--backup-dir / MAESTRO_BACKUP_DIR)")
     }
-  }
-
-  /// Runs `body` with the role and search_path of `service`, restoring them afterwards.
-  private func asRole(
-    of service: ManagedService,
-    on connection: PostgresConnection,
-    _ body: () async throws -> Void
-  ) async throws {
-    try await self.execute("SET LOCAL ROLE \(quoteIdentifier(self.roles.name(for: service.schema)))", on: connection)
-    try await self.execute("SET LOCAL search_path = \(quoteIdentifier(service.schema))", on: connection)
-    try await body()
-    try await self.execute("RESET ROLE", on: connection)
-    try await self.execute("SET LOCAL search_path = pg_catalog", on: connection)
-  }
-
-  private func execute(_ sql: String, on connection: PostgresConnection) async throws {
-    _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: self.logger).collect()
-  }
-
-  private func validateRoles() throws(MigrationError) {
-    guard isSimpleIdentifier(self.roles.prefix + "x") else {
-      throw .invalidSetting("role prefix '\(self.roles.prefix)' must be lowercase letters, digits and _")
+    let dump = try await backups.dump(schema: service.schema, service: service.name, version: version)
+    if try await Self.relationExists("migration.backups", on: connection, logger: self.logger) {
+      _ = try await connection.query(
+        """
+        INSERT INTO migration.backups (service, path, size_bytes, reason, schema_name, ledger_version, created_at)
+        VALUES (\(service.name), \(dump.path), \(dump.sizeBytes), \(reason), \(service.schema), \(version), \(dump.createdAt))
+        """,
+        logger: self.logger
+      ).collect()
     }
-    for service in self.services {
-      guard let password = self.roles.passwords[service.schema], !password.isEmpty else {
-        throw .invalidSetting("no password for the \(service.schema) role")
-      }
-      guard !password.unicodeScalars.contains("\u{0}") else {
-        throw .invalidSetting("the \(service.schema) role's password contains a NUL character")
-      }
-    }
+    self.logger.info("backup written", metadata: ["service": "\(service.name)", "path": "\(dump.path)", "bytes": "\(dump.sizeBytes)"])
+    return dump
   }
 }
 

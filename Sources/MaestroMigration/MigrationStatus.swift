@@ -1,58 +1,57 @@
 import Foundation
-import MaestroProtos
-import SwiftProtobuf
+public import Logging
+public import PostgresNIO
 
-/// One service's migration status: the ledger compared with the files. Pure, for testing.
-struct MigrationStatus {
-  let service: ManagedService
-  let ledger: Ledger
+/// One service's migration status: the ledger compared with the files and the live schema.
+public struct MigrationStatus: Sendable {
+  public var service: ManagedService
+  /// The service's ledger entries, by version.
+  public var applied: [Ledger.Entry]
+  /// Files not in the ledger, by version.
+  public var pending: [Migration]
+  public var drift: [DriftDetector.Drift]
+  public var expectations: [SchemaExpectation]
 
-  var message: Maestro_Migration_V1_ServiceStatus {
-    let entries = self.ledger.entries.filter { $0.service == self.service.name }
-    let files = Dictionary(uniqueKeysWithValues: self.service.migrations.map { ($0.version, $0) })
-    let appliedVersions = Set(entries.map(\.version))
-    return .with { status in
-      status.service = self.service.name
-      status.currentVersion = Int64(entries.map(\.version).max() ?? 0)
-      status.applied = entries.map { entry in
-        .with { applied in
-          applied.version = Int64(entry.version)
-          applied.name = entry.name
-          applied.checksum = entry.checksum
-          applied.phase = entry.phase == Migration.Phase.contract.rawValue ? .contract : .expand
-          applied.duration = Google_Protobuf_Duration(rounding: Double(entry.durationMilliseconds) / 1000)
-          applied.appliedAt = Google_Protobuf_Timestamp(date: entry.appliedAt)
-          applied.appliedBy = entry.appliedBy
-          applied.checksumMismatch = files[entry.version].map { $0.checksum != entry.checksum } ?? false
-        }
+  public var currentVersion: Int { self.applied.map(\.version).max() ?? 0 }
+
+  init(service: ManagedService, ledger: Ledger, live: DriftDetector.LiveSchema?, expectations: [SchemaExpectation]) {
+    self.service = service
+    self.applied = ledger.entries.filter { $0.service == service.name }
+    let files = Dictionary(uniqueKeysWithValues: service.migrations.map { ($0.version, $0) })
+    let appliedVersions = Set(self.applied.map(\.version))
+    self.pending = service.migrations.filter { !appliedVersions.contains($0.version) }
+    self.expectations = expectations.filter { $0.service == service.name }
+    var drift: [DriftDetector.Drift] = self.applied.compactMap { entry in
+      guard let file = files[entry.version] else {
+        return .init(kind: .missingFile, object: "\(service.name)/\(String(format: "%04d", entry.version))_\(entry.name)", message: "applied migration's file is missing from the repository")
       }
-      status.pending = self.service.migrations.filter { !appliedVersions.contains($0.version) }.map { migration in
-        .with { pending in
-          pending.version = Int64(migration.version)
-          pending.name = migration.name
-          pending.checksum = migration.checksum
-          pending.phase = migration.phase == .contract ? .contract : .expand
-          pending.reversible = migration.down != nil
-          pending.transactional = true
-        }
+      guard file.checksum == entry.checksum else {
+        return .init(kind: .checksumMismatch, object: file.path, message: "file changed after it was applied")
       }
-      status.drift = entries.compactMap { entry in
-        guard let file = files[entry.version] else {
-          return .with {
-            $0.kind = .missingFile
-            $0.object = "\(self.service.name)/\(String(format: "%04d", entry.version))_\(entry.name)"
-            $0.message = "applied migration's file is missing from the repository"
-          }
-        }
-        guard file.checksum == entry.checksum else {
-          return .with {
-            $0.kind = .checksumMismatch
-            $0.object = file.path
-            $0.message = "file changed after it was applied"
-          }
-        }
-        return nil
-      }
+      return nil
     }
+    if let live {
+      let appliedFiles = self.applied.compactMap { files[$0.version] }
+      drift += DriftDetector.drift(schema: service.schema, applied: appliedFiles, live: live)
+    }
+    self.drift = drift
+  }
+
+  /// The status of `services` (every one when `only` is nil), reading the ledger, the live
+  /// expectations and each schema's catalog over `connection`.
+  public static func read(
+    services: [ManagedService],
+    only: String? = nil,
+    on connection: PostgresConnection,
+    logger: Logger
+  ) async throws -> [MigrationStatus] {
+    let ledger = try await MigrationRunner.ledgerIfPresent(on: connection, logger: logger)
+    let expectations = try await MigrationRunner.liveExpectations(on: connection, logger: logger)
+    var statuses: [MigrationStatus] = []
+    for service in services where only == nil || service.name == only {
+      let live = try await DriftDetector.LiveSchema.read(schema: service.schema, on: connection, logger: logger)
+      statuses.append(MigrationStatus(service: service, ledger: ledger, live: live, expectations: expectations))
+    }
+    return statuses
   }
 }

@@ -71,7 +71,12 @@ export MAESTRO_BOOTSTRAP_SECRETS_DIR="$state/secrets"
 
 for entry in "${services[@]}"; do
   read -r name grpc admin schema <<<"$entry"
-  MAESTRO_MIGRATIONS_DIR="$root/services" MAESTRO_LOG_FORMAT=json \
+  # migration-service's Apply/Rollback RPCs need the administrator connection (local suite only).
+  extra=()
+  if [ "$name" = migration-service ]; then
+    extra=(MAESTRO_ADMIN_DATABASE_URL="$admin_url" MAESTRO_BACKUP_DIR="$state/backups")
+  fi
+  env "${extra[@]}" MAESTRO_MIGRATIONS_DIR="$root/services" MAESTRO_LOG_FORMAT=json \
     "$bin/$name" serve --grpc-port "$grpc" --admin-port "$admin" >"$logs/$name.log" 2>&1 &
   echo $! >"$run/$name.pid"
 done

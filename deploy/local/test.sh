@@ -11,6 +11,9 @@ dir=${MAESTRO_TEST_PG_DIR:-.local/postgres-test}
 swift build --build-tests
 bin=$(swift build --show-bin-path)
 
+# Every migration in the repository is linted for locking hazards before anything runs.
+"$bin/migration-service" lint --migrations-dir services
+
 deploy/local/postgres.sh start --dir "$dir" --port "$port"
 trap 'deploy/local/postgres.sh stop --dir "$dir" --port "$port"' EXIT
 

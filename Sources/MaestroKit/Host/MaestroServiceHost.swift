@@ -91,11 +91,18 @@ public struct MaestroServiceHost: Sendable {
       onListening: { port in logger.info("admin HTTP listening", metadata: ["admin_port": "\(port)"]) }
     )
 
+    // Registers the schema version this code knows with migration-service; started before the
+    // gRPC server so it withdraws only after the server has drained.
+    let expectation = SchemaExpectationRegistrar(
+      database: database,
+      version: max(components.knownSchemaVersion ?? components.requiredSchemaVersion, components.requiredSchemaVersion),
+      logger: self.logger
+    )
     let group = ServiceGroup(
       configuration: .init(
         // Started in order, shut down in reverse: background work stops first, the database last.
         // Any component ending (or failing) drains the others gracefully.
-        services: ([database.client, admin, grpcHost] + components.backgroundServices).map {
+        services: ([database.client, admin, expectation, grpcHost] + components.backgroundServices).map {
           .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
         },
         gracefulShutdownSignals: [.sigterm, .sigint],

@@ -17,6 +17,10 @@ public struct ServiceComponents: Sendable {
   public var backgroundServices: [any Service]
   /// Server interceptors run after authentication (the principal is in ``RequestContext``).
   public var interceptors: [any ServerInterceptor]
+  /// The highest migration version of its schema this build knows (ships with), expand or
+  /// contract; registered with migration-service so contract migrations wait for every instance
+  /// to know them. nil: ``requiredSchemaVersion``.
+  public var knownSchemaVersion: Int?
   /// Startup work that needs the database, run after the schema check and before the gRPC
   /// server reports SERVING (e.g. bootstrap data, loading keys). A failure stops the service.
   public var preflight: (@Sendable () async throws -> Void)?
