@@ -31,6 +31,7 @@ struct EngineRunner: Service {
             }
             loops.addTask { await self.timerLoop(stopping: stopping) }
             loops.addTask { await self.sweeperLoop(stopping: stopping) }
+            loops.addTask { await self.notifierLoop(stopping: stopping) }
           }
         }
         // The loops end only when stopping; then the listener is cancelled.
@@ -41,6 +42,7 @@ struct EngineRunner: Service {
       stopping.set()
       engine.wakeup.close()
       engine.timerWakeup.close()
+      engine.notifyRequests.close()
     }
     self.engine.logger.info("engine stopped")
   }
@@ -102,6 +104,21 @@ struct EngineRunner: Service {
       } catch {
         engine.logger.error("timer loop failed; backing off", metadata: ["error": "\(String(reflecting: error))"])
         try? await Task.sleep(for: .milliseconds(500))
+      }
+    }
+  }
+
+  /// Sends `NOTIFY` for work this replica made ready, at most one in flight: requests that
+  /// arrive meanwhile are coalesced into the next one. A lost notification (a crash right after
+  /// a commit) costs at most the idle wakeup interval.
+  private func notifierLoop(stopping: StopFlag) async {
+    let engine = self.engine
+    while !stopping.isSet, !Task.isCancelled {
+      guard await engine.notifyRequests.wait(timeout: engine.configuration.idleWakeup), !stopping.isSet else { continue }
+      do {
+        _ = try await engine.engine.client.query("SELECT pg_notify(\(EngineChannel.ready), '')", logger: engine.logger).collect()
+      } catch {
+        engine.logger.warning("NOTIFY failed; other replicas wake at their idle interval", metadata: ["error": "\(String(reflecting: error))"])
       }
     }
   }

@@ -35,16 +35,17 @@ final class Wakeup: Sendable {
     for waiter in waiters { waiter.resume() }
   }
 
-  /// Returns on a signal, after `timeout`, or on cancellation.
-  func wait(timeout: Duration) async {
-    await withTaskGroup(of: Void.self) { group in
+  /// Returns on a signal (true), after `timeout` or on cancellation (false).
+  @discardableResult
+  func wait(timeout: Duration) async -> Bool {
+    await withTaskGroup(of: Bool.self) { group in
       let id = self.state.withLock { state -> Int in
         state.nextID += 1
         return state.nextID
       }
       group.addTask {
         await withTaskCancellationHandler {
-          await withCheckedContinuation { continuation in
+          await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let resumeNow = self.state.withLock { state -> Bool in
               if state.pending || state.closed || Task.isCancelled {
                 state.pending = false
@@ -59,10 +60,15 @@ final class Wakeup: Sendable {
           let waiter = self.state.withLock { $0.waiters.removeValue(forKey: id) }
           waiter?.resume()
         }
+        return !Task.isCancelled
       }
-      group.addTask { try? await Task.sleep(for: timeout) }
-      await group.next()
+      group.addTask {
+        try? await Task.sleep(for: timeout)
+        return false
+      }
+      let signalled = await group.next() ?? false
       group.cancelAll()
+      return signalled
     }
   }
 }

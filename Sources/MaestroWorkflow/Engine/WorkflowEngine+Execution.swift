@@ -99,7 +99,7 @@ extension WorkflowEngine {
   func recordBatch(_ results: [(ClaimedStep, BuiltinExecutor.Result)]) async throws {
     guard !results.isEmpty else { return }
     let now = self.now()
-    let (finished, stepStatuses) = try await self.engine.withTransaction { connection in
+    let (finished, stepStatuses, ready) = try await self.engine.withTransaction { connection in
       var runKeys: [RunKey: Int] = [:]
       for (step, _) in results where runKeys[RunKey(tenant: step.tenant, id: step.runID)] == nil {
         runKeys[RunKey(tenant: step.tenant, id: step.runID)] = runKeys.count
@@ -154,8 +154,9 @@ extension WorkflowEngine {
       for index in transactions.indices { try await transactions[index].advance() }
       try await RunTransaction.flush(&transactions, on: connection, logger: self.logger)
       let finished = transactions.compactMap { transaction in transaction.finishedStatus.map { (transaction.run, $0) } }
-      return (finished, stepStatuses)
+      return (finished, stepStatuses, transactions.contains { $0.scheduledReadyWork })
     }
+    if ready { self.readyWorkCommitted() }
     // After the commit: metrics, and the timer loop learns of new sleeps.
     for (workflow, type, status) in stepStatuses { self.metrics.stepFinished(workflow: workflow, type: type, status: status) }
     for (run, status) in finished { self.metrics.runFinished(run, status: status) }
@@ -208,18 +209,19 @@ extension WorkflowEngine {
   /// Returns false when the attempt was fenced off (lease lost, run cancelled or finished).
   @discardableResult
   func recordAttempt(_ step: ClaimedStep, result: BuiltinExecutor.Result) async throws -> Bool {
-    let outcome: (accepted: Bool, run: RunRecord?, finished: RunStatus?, stepStatus: StepStatus?) = try await self.engine.withTransaction { connection in
+    let outcome: (accepted: Bool, run: RunRecord?, finished: RunStatus?, stepStatus: StepStatus?, ready: Bool) = try await self.engine.withTransaction { connection in
       guard let run = try await RunTransaction.lockRun(tenant: step.tenant, id: step.runID, on: connection, logger: self.logger) else {
-        return (false, nil, nil, nil)
+        return (false, nil, nil, nil, false)
       }
       let workflow = try await self.definitions.compiled(tenant: run.tenant, name: run.workflowName, version: run.workflowVersion, on: connection)
       var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: self.now())
       let accepted = try await self.applyResult(result, to: step, in: &transaction)
-      guard accepted else { return (false, nil, nil, nil) }
+      guard accepted else { return (false, nil, nil, nil, false) }
       try await transaction.advance()
       try await transaction.flush()
-      return (true, transaction.run, transaction.finishedStatus, result.stepStatus)
+      return (true, transaction.run, transaction.finishedStatus, result.stepStatus, transaction.scheduledReadyWork)
     }
+    if outcome.ready { self.readyWorkCommitted() }
     if outcome.accepted, case .wait = result { self.timerWakeup.signal() }
     if outcome.accepted, let run = outcome.run {
       if let status = outcome.stepStatus { self.metrics.stepFinished(workflow: run.workflowName, type: step.stepType, status: status) }

@@ -143,7 +143,7 @@ extension WorkflowEngine {
   /// Restarts a FAILED, TIMED_OUT or CANCELLED run from its unfinished steps: completed and
   /// skipped steps keep their outputs; failed, timed-out and cancelled ones get a new attempt.
   func retryRun(tenant: String, id: UUID, reason: String) async throws -> RunRecord {
-    try await self.inTenant(tenant) { connection in
+    let (run, ready): (RunRecord, Bool) = try await self.inTenant(tenant) { connection in
       guard let run = try await RunTransaction.lockRun(tenant: tenant, id: id, on: connection, logger: self.logger) else {
         throw MaestroError.notFound("run \(id.uuidString.lowercased()) not found")
       }
@@ -176,7 +176,9 @@ extension WorkflowEngine {
       }
       try await transaction.advance()
       try await transaction.flush()
-      return transaction.run
+      return (transaction.run, transaction.scheduledReadyWork)
     }
+    if ready { self.readyWorkCommitted() }
+    return run
   }
 }

@@ -12,7 +12,7 @@ extension WorkflowEngine {
   func fireDueTimers(limit: Int = 64) async throws -> Int {
     var fired = 0
     while fired < limit {
-      let handled: Bool = try await self.engine.withTransaction { connection in
+      let (handled, ready): (Bool, Bool) = try await self.engine.withTransaction { connection in
         let rows = try await connection.query(
           """
           DELETE FROM timers WHERE id = (
@@ -23,9 +23,9 @@ extension WorkflowEngine {
         )
         var timer: (String, UUID, String?, Int?, String, Date)?
         for try await row in rows.decode((String, UUID, String?, Int?, String, Date).self) { timer = row }
-        guard let (tenant, runID, stepID, attempt, kind, fireAt) = timer else { return false }
+        guard let (tenant, runID, stepID, attempt, kind, fireAt) = timer else { return (false, false) }
         guard let run = try await RunTransaction.lockRun(tenant: tenant, id: runID, on: connection, logger: self.logger), !run.status.isTerminal else {
-          return true
+          return (true, false)
         }
         let workflow = try await self.definitions.compiled(tenant: tenant, name: run.workflowName, version: run.workflowVersion, on: connection)
         var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: self.now())
@@ -33,8 +33,9 @@ extension WorkflowEngine {
         try await transaction.flush()
         if let finished = transaction.finishedStatus { self.metrics.runFinished(transaction.run, status: finished) }
         if kind == "sla", transaction.run.slaMet == false { self.metrics.slaMissed(workflow: run.workflowName) }
-        return true
+        return (true, transaction.scheduledReadyWork)
       }
+      if ready { self.readyWorkCommitted() }
       guard handled else { break }
       fired += 1
     }
@@ -116,7 +117,7 @@ extension WorkflowEngine {
     if !rows.isEmpty {
       self.logger.warning("re-queued steps whose lease expired", metadata: ["count": "\(rows.count)"])
       self.metrics.leasesExpired(rows.count)
-      _ = try await self.engine.client.query("SELECT pg_notify(\(EngineChannel.ready), '')", logger: self.logger).collect()
+      self.readyWorkCommitted()
     }
     return rows.count
   }

@@ -26,6 +26,8 @@ final class WorkflowEngine: Sendable {
   let wakeup = Wakeup()
   /// Wakes the timer loop when this replica creates a timer.
   let timerWakeup = Wakeup()
+  /// Asks the runner's notifier to tell the other replicas that work became ready.
+  let notifyRequests = Wakeup()
 
   init(
     api: Database,
@@ -45,6 +47,14 @@ final class WorkflowEngine: Sendable {
     self.metrics = metrics
     self.logger = logger
     self.now = now
+  }
+
+  /// Call after committing a transaction that made steps READY: wakes this replica's executors
+  /// now, and the other replicas through one `NOTIFY` per burst (sent by ``EngineRunner``'s
+  /// notifier, outside the hot transactions).
+  func readyWorkCommitted() {
+    self.wakeup.signal()
+    self.notifyRequests.signal()
   }
 
   /// Runs `body` in a transaction that can see only `tenant`'s rows.
@@ -86,7 +96,8 @@ final class WorkflowEngine: Sendable {
         }
       }
       switch try await self.tryStart(tenant: tenant, request, workflow: workflow) {
-      case .created(let run, let finished):
+      case .created(let run, let finished, let ready):
+        if ready { self.readyWorkCommitted() }
         self.metrics.runStarted(workflow: run.workflowName)
         if run.deadline != nil || run.slaDeadline != nil { self.timerWakeup.signal() }
         if let finished { self.metrics.runFinished(run, status: finished) }
@@ -106,7 +117,7 @@ final class WorkflowEngine: Sendable {
   }
 
   private enum StartOutcome {
-    case created(RunRecord, finished: RunStatus?)
+    case created(RunRecord, finished: RunStatus?, ready: Bool)
     case exists
     case stale
   }
@@ -143,14 +154,14 @@ final class WorkflowEngine: Sendable {
           \(w.stepIDs)::text[], \(w.stepAttempts)::bigint[], \(w.stepTypes)::text[], \(w.stepStatuses)::text[], \(w.stepInputs)::text[],
           \(w.stepErrors)::text[], \(w.stepErrorClasses)::text[], \(w.stepVisibleAts)::timestamptz[], \(w.stepReady)::bool[],
           \(w.stepFinished)::bool[], \(w.timerKinds)::text[], \(w.timerFireAts)::timestamptz[], \(w.eventTypes)::text[],
-          \(w.eventSteps)::text[], \(w.eventAttempts)::bigint[], \(w.eventPayloads)::text[], \(w.notify))
+          \(w.eventSteps)::text[], \(w.eventAttempts)::bigint[], \(w.eventPayloads)::text[])
         """,
         logger: self.logger
       )
       var answer = ""
       for try await value in rows.decode(String.self) { answer = value }
       switch answer {
-      case "created": return .created(planned, finished: transaction.finishedStatus)
+      case "created": return .created(planned, finished: transaction.finishedStatus, ready: w.notify)
       case "exists": return .exists
       case "stale": return .stale
       default: throw MaestroError.internal(cause: nil)

@@ -31,7 +31,9 @@ struct RunTransaction {
   private(set) var timerDeletes: [(step: String, attempt: Int)] = []
   private(set) var cancelsStoredSteps = false
   private(set) var deletesRunTimers = false
-  /// Whether a READY step was written (the commit must wake executors).
+  /// Whether a READY step was written: after the commit, wake executors
+  /// (``WorkflowEngine/readyWorkCommitted()``). Never NOTIFY inside the transaction: a NOTIFY
+  /// holds a database-wide lock until its commit is flushed, which serialises hot commits.
   var scheduledReadyWork: Bool { self.newSteps.contains { $0.record.status == .ready } }
   /// Run outcome recorded in this transaction, for metrics after commit.
   private(set) var finishedStatus: RunStatus?
@@ -466,9 +468,6 @@ struct BulkWrites {
         """,
         logger: logger
       ).collect()
-    }
-    if self.notify {
-      _ = try await connection.query("SELECT pg_notify(\(EngineChannel.ready), '')", logger: logger).collect()
     }
   }
 }

@@ -6,6 +6,10 @@
 -- function runs as its caller (SECURITY INVOKER), sets maestro.tenant for the transaction first,
 -- so the row-level security on every table still checks each row against the caller's tenant.
 --
+-- It does not NOTIFY: a NOTIFY holds a database-wide lock until its transaction's commit is
+-- flushed, which would serialise every start's commit. The service wakes executors after the
+-- commit instead, with one NOTIFY per burst.
+--
 -- Returns 'created'; 'exists' when the idempotency key already started a run (the caller reads
 -- it); 'stale' when the caller asked for the latest version and planned with an older one (a
 -- version was registered meanwhile: the caller refreshes and plans again).
@@ -18,8 +22,7 @@ CREATE FUNCTION start_run(
     p_step_inputs text[], p_step_errors text[], p_step_error_classes text[],
     p_step_visible_ats timestamptz[], p_step_ready boolean[], p_step_finished boolean[],
     p_timer_kinds text[], p_timer_fire_ats timestamptz[],
-    p_event_types text[], p_event_steps text[], p_event_attempts bigint[], p_event_payloads text[],
-    p_notify boolean
+    p_event_types text[], p_event_steps text[], p_event_attempts bigint[], p_event_payloads text[]
 ) RETURNS text
 LANGUAGE plpgsql
 AS $$
@@ -60,9 +63,6 @@ BEGIN
     SELECT p_tenant, p_id, e.seq, e.type, NULLIF(e.step, ''), NULLIF(e.attempt, 0), e.payload::jsonb, p_now
     FROM unnest(p_event_types, p_event_steps, p_event_attempts, p_event_payloads)
         WITH ORDINALITY AS e(type, step, attempt, payload, seq);
-    IF p_notify THEN
-        PERFORM pg_notify('maestro_workflow_ready', '');
-    END IF;
     RETURN 'created';
 END
 $$;
@@ -71,4 +71,4 @@ $$;
 DROP FUNCTION start_run(text, uuid, text, integer, boolean, text, jsonb, jsonb, jsonb, text, text, jsonb,
     timestamptz, boolean, timestamptz, timestamptz, boolean, bigint, text[], bigint[], text[], text[],
     text[], text[], text[], timestamptz[], boolean[], boolean[], text[], timestamptz[], text[], text[],
-    bigint[], text[], boolean);
+    bigint[], text[]);
