@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow bench-gateway
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -12,6 +12,7 @@ help:
 	@echo "make db-start / db-stop   the local suite's Postgres, for iterating"
 	@echo "make bench-auth  token issuance and verification rates (release build, private Postgres)"
 	@echo "make bench-workflow  engine workflows/s vs a pgbench ceiling (release build, private Postgres)"
+	@echo "make bench-gateway  a backend RPC direct vs through the gateway (h2load), plus a REST GET"
 
 deps:
 	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
@@ -42,3 +43,6 @@ clean:
 
 bench-workflow:
 	deploy/local/bench-workflow.sh
+
+bench-gateway: deps
+	deploy/local/bench-gateway.sh
