@@ -113,7 +113,8 @@ struct GatewayFrontDoorTests {
 
       let rest = "http://127.0.0.1:\(restPort)"
       let admin = try await Self.passwordToken(rest: rest)
-      try #require(try await Self.request(rest + "/v1/tenants", method: "POST", token: admin, body: #"{"id":"other"}"#).status == 200)
+      let tenant = try await Self.request(rest + "/v1/tenants", method: "POST", token: admin, body: #"{"id":"other","displayName":"Other"}"#)
+      try #require(tenant.status == 200, "\(tenant.body)")
       let suite = Suite(
         gateway: gateway, workflow: workflow, migrations: migrations, migrationPorts: migrationPorts, migrationAdminPorts: migrationAdminPorts,
         grpcPort: grpcPort, restPort: restPort, admin: admin,
@@ -231,13 +232,9 @@ struct GatewayFrontDoorTests {
         // The request id reaches the backend (its debug log of the rejected call carries it).
         var traced = Self.bearer(suite.runOperator)
         traced.addString("frontdoor-rid-7", forKey: "x-request-id")
-        let invalid = await #expect(throws: RPCError.self) {
-          try await workflows.getRun(.with { $0.runID = "not-a-run-id" }, metadata: traced) { response in
-            #expect(response.metadata[stringValues: "x-request-id"].first { _ in true } == "frontdoor-rid-7")
-            return try response.message
-          }
-        }
+        let invalid = await #expect(throws: RPCError.self) { try await workflows.getRun(.with { $0.runID = "not-a-run-id" }, metadata: traced) }
         #expect(invalid?.code == .invalidArgument || invalid?.code == .notFound)
+        #expect(invalid?.metadata[stringValues: "x-request-id"].first { _ in true } == "frontdoor-rid-7")
         #expect(await Self.eventually(within: .seconds(5)) { suite.workflow.output.contains("frontdoor-rid-7") }, "the backend never saw the request id")
 
         // migration-service: allowed for platform-operator only, spread over both replicas.

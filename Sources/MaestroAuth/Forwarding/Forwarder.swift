@@ -139,7 +139,12 @@ public struct Forwarder: Sendable {
         // The caller went away or its deadline passed: not a backend failure.
         throw RPCError(code: .cancelled, message: "the call was cancelled")
       }
-      throw RPCError(code: error.code, message: error.message, metadata: ForwardedMetadata.filter(error.metadata), cause: error.cause)
+      var metadata = ForwardedMetadata.filter(error.metadata)
+      if let requestID = RequestContext.current?.requestID {
+        // Errors carry the request id too, so a failed call can be found in the logs.
+        metadata.replaceOrAddString(requestID, forKey: RequestContext.requestIDKey)
+      }
+      throw RPCError(code: error.code, message: error.message, metadata: metadata, cause: error.cause)
     } catch let error as MaestroError {
       throw error
     } catch is CancellationError {

@@ -143,8 +143,11 @@ public struct RESTGateway: Sendable {
         }
         if case .resource(let field) = mode {
           object[field] = parsed
-          let mask = request.uri.queryParameters["update_mask"].map(String.init) ?? parsed.keys.sorted().map(Self.snakeCase).joined(separator: ",")
-          object["update_mask"] = mask.split(separator: ",").map { Self.lowerCamel(String($0)) }.joined(separator: ",")
+          // Only updates (PATCH) carry a mask; creating a resource sends it alone.
+          if request.method == .patch {
+            let mask = request.uri.queryParameters["update_mask"].map(String.init) ?? parsed.keys.sorted().map(Self.snakeCase).joined(separator: ",")
+            object["update_mask"] = mask.split(separator: ",").map { Self.lowerCamel(String($0)) }.joined(separator: ",")
+          }
         } else {
           object = parsed
         }

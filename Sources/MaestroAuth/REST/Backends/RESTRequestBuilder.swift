@@ -76,12 +76,16 @@ struct RESTRequestBuilder {
   /// repeated: when that field fails, it is retried as a one-element list.
   func encode(_ object: [String: Any], wrappingSingles: Bool) throws -> [UInt8] {
     var object = object
-    var wrapped = Set<String>()
+    // The error of a field before it was wrapped: the one to report if wrapping does not help.
+    var unwrappedErrors: [String: RESTFieldError] = [:]
     while true {
       do {
         return try self.route.encodeRequest(try JSONSerialization.data(withJSONObject: object))
       } catch let error as RESTFieldError {
-        guard wrappingSingles, let value = object[error.path] as? String, wrapped.insert(error.path).inserted else { throw error }
+        let head = String(error.path.prefix { $0 != "[" && $0 != "." })
+        if let original = unwrappedErrors[head] { throw original }
+        guard wrappingSingles, let value = object[error.path] as? String else { throw error }
+        unwrappedErrors[error.path] = error
         object[error.path] = [value]
       }
     }
