@@ -18,10 +18,13 @@ command -v h2load >/dev/null || {
   if [ "$(id -u)" -eq 0 ]; then apt-get install -y nghttp2-client >/dev/null; else sudo apt-get install -y nghttp2-client >/dev/null; fi
 }
 
-swift build -c release --product auth-gateway >&2
-swift build -c release --product workflow-service >&2
-swift build -c release --product migration-service >&2
-bin=$(swift build -c release --show-bin-path)
+# MAESTRO_BENCH_SCRATCH: a separate build folder (e.g. .build-bench) so the release build does
+# not wait for, or block, debug builds in .build.
+scratch=(${MAESTRO_BENCH_SCRATCH:+--scratch-path "$MAESTRO_BENCH_SCRATCH"})
+swift build -c release "${scratch[@]}" --product auth-gateway >&2
+swift build -c release "${scratch[@]}" --product workflow-service >&2
+swift build -c release "${scratch[@]}" --product migration-service >&2
+bin=$(swift build -c release "${scratch[@]}" --show-bin-path)
 
 rm -rf "$dir"
 deploy/local/postgres.sh start --dir "$dir" --port "$port" >&2
