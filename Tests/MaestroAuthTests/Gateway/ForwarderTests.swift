@@ -56,14 +56,23 @@ struct ForwarderTests {
         for try await part in request.messages { message += part }
         let bytes = message
         return StreamingServerResponse(of: [UInt8].self, metadata: [:]) { writer in
-          for byte in bytes {
-            try await writer.write([byte])
-            try await Task.sleep(for: .milliseconds(100))
+          // The first message, then nothing until the client has seen it (or 10 s pass):
+          // a gateway that buffered the stream would hold it back and time this out.
+          try await writer.write([bytes[0]])
+          let deadline = ContinuousClock.now + .seconds(10)
+          while !self.released.withLock({ $0 }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
           }
+          self.timedOut.withLock { $0 = !self.released.withLock { $0 } }
+          for byte in bytes.dropFirst() { try await writer.write([byte]) }
           return ["x-stream-end": "yes"]
         }
       }
     }
+
+    /// Set by the test once the first streamed message arrived.
+    let released = Mutex(false)
+    let timedOut = Mutex(false)
 
     var calls: Int { self.seen.withLock { $0.count } }
   }
@@ -220,17 +229,27 @@ struct ForwarderTests {
   func streaming() async throws {
     try await Self.withHarness { harness in
       let metadata = try await harness.metadata()
-      let arrivals = try await harness.client.serverStreaming(
+      let backend = harness.backends[0]
+      let (received, trailers) = try await harness.client.serverStreaming(
         request: ClientRequest(message: Array("abcde".utf8), metadata: metadata),
         descriptor: Self.stream, serializer: RawMessageCodec(), deserializer: RawMessageCodec(), options: .defaults
       ) { response in
-        var arrivals: [(UInt8, ContinuousClock.Instant)] = []
-        for try await message in response.messages { arrivals.append((message[0], ContinuousClock.now)) }
-        return arrivals
+        var received: [UInt8] = []
+        var trailers: Metadata = [:]
+        for try await part in response.bodyParts {
+          switch part {
+          case .message(let message):
+            received += message
+            backend.released.withLock { $0 = true }
+          case .trailingMetadata(let metadata):
+            trailers = metadata
+          }
+        }
+        return (received, trailers)
       }
-      #expect(arrivals.map(\.0) == Array("abcde".utf8))
-      // Five messages 100 ms apart: the first arrived well before the last was sent.
-      #expect(arrivals[4].1 - arrivals[0].1 > .milliseconds(300))
+      #expect(received == Array("abcde".utf8))
+      #expect(!backend.timedOut.withLock { $0 }, "the first message was held back until the backend gave up waiting")
+      #expect(trailers[stringValues: "x-stream-end"].first { _ in true } == "yes")
     }
   }
 
