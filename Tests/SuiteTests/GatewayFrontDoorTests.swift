@@ -94,7 +94,7 @@ struct GatewayFrontDoorTests {
         "MAESTRO_SCHEDULER_ADDRESS": "127.0.0.1:\(schedulerPort)",
         "MAESTRO_METRICS_SERVICE_ADDRESS": "127.0.0.1:\(metricsPort)",
         "MAESTRO_MAX_BODY_BYTES": "16384",
-        "MAESTRO_RATE_LIMIT_ROLES": "analyst=1:2,admin=1000:2000,platform-operator=1000:2000",
+        "MAESTRO_RATE_LIMIT_ROLES": "analyst=0.2:2,admin=1000:2000,platform-operator=1000:2000",
       ]
       environment.merge(gatewayEnvironment) { $1 }
       let gateway = try ServiceProcess(
@@ -356,16 +356,16 @@ struct GatewayFrontDoorTests {
       }
       #expect(try await Self.request(rest + "/v1/runs/\(runID)", method: "PUT", token: suite.viewer, body: "{}").status == 405)
 
-      // Rate limit (analyst: 1/s, burst 2): 429 with Retry-After, then recovery.
+      // Rate limit (analyst: a token every 5 s, burst 2): 429 with Retry-After, then recovery.
       var limited: HTTPResult?
       for _ in 0..<4 {
         let response = try await Self.request(rest + "/v1/workflows", token: suite.analyst)
         if response.status == 429 { limited = response; break }
         #expect(response.status == 200, "\(response.body)")
       }
-      #expect(limited?.headers["retry-after"] == "1")
+      #expect(limited?.headers["retry-after"].flatMap { Int($0) }.map { (1...5).contains($0) } == true, "\(String(describing: limited?.headers))")
       #expect(limited?.error["code"] as? String == "RESOURCE_EXHAUSTED")
-      #expect(await Self.eventually(within: .seconds(5)) { (try? await Self.request(rest + "/v1/workflows", token: suite.analyst).status) == 200 })
+      #expect(await Self.eventually(within: .seconds(30)) { (try? await Self.request(rest + "/v1/workflows", token: suite.analyst).status) == 200 })
 
       // The OpenAPI document is served.
       let openAPI = try await Self.request(rest + "/openapi.json")
@@ -389,15 +389,15 @@ struct GatewayFrontDoorTests {
       let down = try await Self.request(rest + "/v1/migrations/status", token: suite.platformOperator)
       #expect(down.status == 503, "\(down.body)")
       #expect(down.error["code"] as? String == "UNAVAILABLE")
-      #expect(ContinuousClock.now - started < .seconds(3))
+      #expect(ContinuousClock.now - started < .seconds(15), "503 should not wait for the 60 s REST deadline")
       try await Self.withGateway(suite) { client in
         let migrations = Maestro_Migration_V1_MigrationService.Client(wrapping: client)
         var options = CallOptions.defaults
-        options.timeout = .seconds(30)
+        options.timeout = .seconds(60)
         let grpcStarted = ContinuousClock.now
         let error = await #expect(throws: RPCError.self) { try await migrations.getStatus(.init(), metadata: Self.bearer(suite.platformOperator), options: options) }
         #expect(error?.code == .unavailable)
-        #expect(ContinuousClock.now - grpcStarted < .seconds(3))
+        #expect(ContinuousClock.now - grpcStarted < .seconds(15), "UNAVAILABLE should not wait for the caller's 60 s deadline")
       }
       // Back on its port: the gateway uses it again by itself.
       let jwks = try await Self.request(rest + "/.well-known/jwks.json")

@@ -128,6 +128,7 @@ struct ForwarderTests {
   static func withHarness(
     replicas: Int = 1,
     rates: RateLimitPolicy = RateLimitPolicy(),
+    clock: @escaping @Sendable () -> Double = RateLimiter.monotonicSeconds,
     _ body: @Sendable (Harness) async throws -> Void
   ) async throws {
     let issuer = try await TestTokenIssuer.make()
@@ -146,7 +147,7 @@ struct ForwarderTests {
       )
       group.addTask { try await pool.run() }
       let verifier = TokenVerifier(configuration: .test(), fetcher: InMemoryJWKSFetcher(jwks: issuer.publicJWKS), logger: Logger(label: "test"))
-      let limiter = RateLimiter(policy: rates)
+      let limiter = RateLimiter(policy: rates, clock: clock)
       let gateway = Self.server(
         services: [ForwardingService(forwarder: Forwarder(catalog: Self.catalog, pool: pool))],
         interceptors: [
@@ -172,14 +173,14 @@ struct ForwarderTests {
   func unaryRelay() async throws {
     try await Self.withHarness { harness in
       let metadata = try await harness.metadata(extra: ["x-request-id": "rid-42", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
-      let response = try await harness.unary("hello", metadata: metadata, timeout: .seconds(5))
+      let response = try await harness.unary("hello", metadata: metadata, timeout: .seconds(60))
       #expect(try response.message == Array("hello".utf8))
       #expect(response.metadata[stringValues: "x-backend"].first { _ in true } == "b0")
       #expect(response.metadata[stringValues: "x-request-id"].first { _ in true } == "rid-42")
       #expect(response.trailingMetadata[stringValues: "x-trailer"].first { _ in true } == "t1")
       let sawTimeout = try #require(response.metadata[stringValues: "x-saw-timeout"].first { _ in true })
       let forwarded = try #require(ForwardedMetadata.timeout(in: ["grpc-timeout": .string(sawTimeout)]), "backend saw \(sawTimeout)")
-      #expect(forwarded <= .seconds(5) && forwarded > .seconds(3), "the backend's deadline is the caller's, less the time spent: \(forwarded)")
+      #expect(forwarded <= .seconds(60) && forwarded > .seconds(30), "the backend's deadline is the caller's, less the time spent: \(forwarded)")
       let seen = try #require(harness.backends[0].seen.withLock { $0.last })
       #expect(seen[stringValues: "x-request-id"].first { _ in true } == "rid-42")
       #expect(seen[stringValues: "traceparent"].first { _ in true } == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
@@ -267,7 +268,7 @@ struct ForwarderTests {
       while ContinuousClock.now < deadline {
         let started = ContinuousClock.now
         do {
-          _ = try await harness.unary("down?", metadata: metadata, timeout: .seconds(20)).message
+          _ = try await harness.unary("down?", metadata: metadata, timeout: .seconds(60)).message
           try await Task.sleep(for: .milliseconds(50))
         } catch let error as RPCError {
           failure = error
@@ -276,7 +277,7 @@ struct ForwarderTests {
         }
       }
       #expect(failure?.code == .unavailable)
-      #expect(failedIn < .seconds(2), "UNAVAILABLE took \(failedIn), not the caller's 20 s deadline")
+      #expect(failedIn < .seconds(15), "UNAVAILABLE took \(failedIn), not the caller's 60 s deadline")
       // Back on the same port: the gateway reconnects by itself.
       let revived = EchoBackend(name: "revived")
       let server = Self.server(services: [revived], port: port)
@@ -301,7 +302,7 @@ struct ForwarderTests {
     try await Self.withHarness(replicas: 3) { harness in
       let metadata = try await harness.metadata()
       // Round robin starts once every subchannel is ready: allow a short warm-up.
-      let deadline = ContinuousClock.now + .seconds(10)
+      let deadline = ContinuousClock.now + .seconds(30)
       while ContinuousClock.now < deadline, harness.backends.contains(where: { $0.calls == 0 }) {
         _ = try await harness.unary("x", metadata: metadata).message
       }
@@ -315,26 +316,21 @@ struct ForwarderTests {
 
   @Test("the rate limit answers RESOURCE_EXHAUSTED with retry-after, and recovers")
   func rateLimit() async throws {
-    // One token every 4 s: the third call is refused however slowly the machine runs.
-    let rates = RateLimitPolicy(principal: .init(perSecond: 0.25, burst: 2), roles: [:], tenant: .init(perSecond: 1000, burst: 1000))
-    try await Self.withHarness(rates: rates) { harness in
+    let clock = RateLimitTests.ManualClock()
+    let rates = RateLimitPolicy(principal: .init(perSecond: 0.5, burst: 2), roles: [:], tenant: .init(perSecond: 1000, burst: 1000))
+    try await Self.withHarness(rates: rates, clock: { clock.now.withLock { $0 } }) { harness in
       let metadata = try await harness.metadata()
       _ = try await harness.unary("1", metadata: metadata).message
       _ = try await harness.unary("2", metadata: metadata).message
       let limited = await #expect(throws: RPCError.self) { try await harness.unary("3", metadata: metadata).message }
       #expect(limited?.code == .resourceExhausted)
-      let retryAfter = limited?.metadata[stringValues: "retry-after"].first { _ in true }.flatMap { Int($0) }
-      #expect(retryAfter.map { (1...4).contains($0) } == true, "retry-after \(String(describing: retryAfter))")
+      #expect(limited?.metadata[stringValues: "retry-after"].first { _ in true } == "2")
       // Another principal is not affected.
       _ = try await harness.unary("other", metadata: try await harness.metadata(subject: "user-2")).message
-      // A token comes back within 4 s.
-      let deadline = ContinuousClock.now + .seconds(10)
-      var recovered = false
-      while ContinuousClock.now < deadline, !recovered {
-        recovered = (try? await harness.unary("4", metadata: metadata).message) != nil
-        if !recovered { try await Task.sleep(for: .milliseconds(250)) }
-      }
-      #expect(recovered)
+      // Two seconds later a token is back.
+      clock.advance(2)
+      _ = try await harness.unary("4", metadata: metadata).message
+      #expect(harness.backends[0].calls == 4)
     }
   }
 }
