@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations bench-gateway
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint-migrations  lint every services/*/migrations file for locking hazards (part of make test)"
 	@echo "make bench-auth  token issuance and verification rates (release build, private Postgres)"
 	@echo "make bench-workflow  engine workflows/s vs a pgbench ceiling (release build, private Postgres)"
+	@echo "make bench-gateway  a backend RPC direct vs through the gateway (h2load), plus a REST GET"
 
 deps:
 	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
@@ -47,3 +48,6 @@ bench-workflow:
 lint-migrations: deps
 	swift build --product migration-service
 	"$$(swift build --show-bin-path)/migration-service" lint --migrations-dir services
+
+bench-gateway: deps
+	deploy/local/bench-gateway.sh

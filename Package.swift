@@ -40,6 +40,7 @@ extension Target.Dependency {
   static let crypto: Self = .product(name: "Crypto", package: "swift-crypto")
   static let cryptoExtras: Self = .product(name: "CryptoExtras", package: "swift-crypto")
   static let hummingbird: Self = .product(name: "Hummingbird", package: "hummingbird")
+  static let hummingbirdTLS: Self = .product(name: "HummingbirdTLS", package: "hummingbird")
   static let hummingbirdTesting: Self = .product(name: "HummingbirdTesting", package: "hummingbird")
   static let serviceLifecycle: Self = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
   static let argumentParser: Self = .product(name: "ArgumentParser", package: "swift-argument-parser")
@@ -80,7 +81,7 @@ let targets: [Target] = [
   // auth-gateway's pure domain: password and session policies, key rotation schedule, OIDC
   // claim mapping, back-off, paging. No NIO, no Postgres.
   .target(name: "MaestroAuthModel", dependencies: ["MaestroCore"], swiftSettings: swiftSettings),
-  .target(name: "MaestroAuth", dependencies: ["MaestroAuthModel", "MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .nioCore, .jwtKit, .crypto, .cryptoExtras, .swiftProtobuf, .asyncHTTPClient], swiftSettings: swiftSettings),
+  .target(name: "MaestroAuth", dependencies: ["MaestroAuthModel", "MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .nioCore, .jwtKit, .crypto, .cryptoExtras, .swiftProtobuf, .asyncHTTPClient, .grpcHTTP2, .hummingbirdTLS, .yams], swiftSettings: swiftSettings),
   // workflow-service's domain: definitions, validation, expressions, the run state machine.
   // Pure value logic: no NIO, no Postgres.
   .target(
@@ -135,7 +136,7 @@ let targets: [Target] = [
     dependencies: [
       "MaestroAuth", "MaestroAuthModel", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
       .grpcCore, .grpcHTTP2, .jwtKit, .crypto, .postgresNIO, .logging, .serviceLifecycle, .hummingbird,
-      .hummingbirdTesting, .nioCore, .swiftProtobuf, .asyncHTTPClient,
+      .hummingbirdTesting, .nioCore, .swiftProtobuf, .asyncHTTPClient, .prometheus,
     ],
     swiftSettings: swiftSettings
   ),
@@ -161,7 +162,7 @@ let targets: [Target] = [
     name: "SuiteTests",
     dependencies: [
       "MaestroKit", "MaestroMigration", "MaestroTestSupport", "MaestroProtos",
-      .grpcCore, .grpcHTTP2, .asyncHTTPClient, .logging, .nioCore, .postgresNIO, .jwtKit,
+      .grpcCore, .grpcHTTP2, .asyncHTTPClient, .logging, .nioCore, .postgresNIO, .jwtKit, .hummingbirdTLS,
     ],
     swiftSettings: swiftSettings
   ),

@@ -8,7 +8,7 @@ struct AuthGatewayCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "auth-gateway",
     abstract: "Maestro auth-gateway: the public REST and gRPC door, identity and access control.",
-    subcommands: [Serve.self, ProbeCommand.self, RolesTableCommand.self],
+    subcommands: [Serve.self, ProbeCommand.self, RolesTableCommand.self, OpenAPICommand.self],
     defaultSubcommand: Serve.self
   )
 
@@ -39,7 +39,7 @@ struct AuthGatewayCommand: AsyncParsableCommand {
       let keyRing = KeyRing()
       try await MaestroMain.serve(configuration: service, jwksFetcher: keyRing) { host in
         let runtime = GatewayRuntime(configuration: gateway, database: host.database, logger: host.logger, keyRing: keyRing)
-        return GatewayServer.components(host: host, runtime: runtime, restPort: restPort)
+        return try GatewayServer.components(host: host, runtime: runtime, restPort: restPort)
       }
     }
   }
@@ -47,5 +47,12 @@ struct AuthGatewayCommand: AsyncParsableCommand {
   struct RolesTableCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "roles-table", abstract: "Print the README's roles table, generated from the permission matrix.")
     func run() { print(RolesTable.markdown()) }
+  }
+
+  struct OpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "openapi", abstract: "Print the REST API's OpenAPI 3 document (what GET /openapi.json serves).")
+    @Option(help: "The server URL written into the document.")
+    var serverURL = "http://127.0.0.1:8080"
+    func run() { print(String(decoding: OpenAPIDocument.json(serverURL: self.serverURL), as: UTF8.self)) }
   }
 }

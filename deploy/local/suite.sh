@@ -68,6 +68,9 @@ fi
 export MAESTRO_MASTER_KEY_FILE="$master_key"
 export MAESTRO_BOOTSTRAP_ADMIN_PASSWORD_FILE="$state/bootstrap-admin.password"
 export MAESTRO_BOOTSTRAP_SECRETS_DIR="$state/secrets"
+# Where the gateway forwards each backend's RPCs (a comma-separated list spreads the calls).
+export MAESTRO_WORKFLOW_SERVICE_ADDRESS=127.0.0.1:9101 MAESTRO_SCHEDULER_ADDRESS=127.0.0.1:9102
+export MAESTRO_METRICS_SERVICE_ADDRESS=127.0.0.1:9103 MAESTRO_MIGRATION_SERVICE_ADDRESS=127.0.0.1:9104
 
 for entry in "${services[@]}"; do
   read -r name grpc admin schema <<<"$entry"

@@ -14,6 +14,13 @@ bin=$(swift build --show-bin-path)
 # Every migration in the repository is linted for locking hazards before anything runs.
 "$bin/migration-service" lint --migrations-dir services
 
+# The gateway's OpenAPI document, checked by a standard validator; the same Python runs the
+# grpcio interop client (Tests/Interop) from the Swift tests.
+export MAESTRO_TEST_PYTHON
+MAESTRO_TEST_PYTHON=$(deploy/local/python-env.sh)
+"$bin/auth-gateway" openapi >"$bin/openapi.json"
+"$MAESTRO_TEST_PYTHON" -m openapi_spec_validator "$bin/openapi.json"
+
 deploy/local/postgres.sh start --dir "$dir" --port "$port"
 trap 'deploy/local/postgres.sh stop --dir "$dir" --port "$port"' EXIT
 

@@ -36,6 +36,8 @@ public struct GatewayConfiguration: Sendable {
   public var oidcProviders: [OIDCProviderConfiguration] = []
   /// Public base URL of the REST port, used in the discovery document [MAESTRO_PUBLIC_URL, default http://127.0.0.1:<rest port>].
   public var publicURL: String = "http://127.0.0.1:8080"
+  /// Backends, rate and size limits, TLS (see ``FrontDoorConfiguration``).
+  public var frontDoor = FrontDoorConfiguration.localDefaults
 
   public init(masterKey: MasterKey) {
     self.masterKey = masterKey
@@ -69,6 +71,7 @@ public struct GatewayConfiguration: Sendable {
     config.bootstrapAdminPasswordFile = try env.resolve(nil as String?, env: "MAESTRO_BOOTSTRAP_ADMIN_PASSWORD_FILE", default: ".local/bootstrap-admin.password")
     config.bootstrapSecretsDirectory = try env.resolve(nil as String?, env: "MAESTRO_BOOTSTRAP_SECRETS_DIR", default: ".local/secrets")
     config.publicURL = try env.resolve(nil as String?, env: "MAESTRO_PUBLIC_URL", default: "http://127.0.0.1:\(restPort)")
+    config.frontDoor = try FrontDoorConfiguration.fromEnvironment(environment)
     if let file = environment["MAESTRO_OIDC_PROVIDERS_FILE"], !file.isEmpty {
       do {
         config.oidcProviders = try OIDCProviderConfiguration.load(path: file)

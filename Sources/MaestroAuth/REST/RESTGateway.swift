@@ -14,10 +14,13 @@ public struct RESTGateway: Sendable {
   let runtime: GatewayRuntime
   let policy: AccessPolicy
   let sessionGuard: SessionGuard
+  /// The front door's rate limits, applied to authenticated identity routes too.
+  let limiter: RateLimiter?
 
-  public init(runtime: GatewayRuntime, policy: AccessPolicy = .maestro) {
+  public init(runtime: GatewayRuntime, policy: AccessPolicy = .maestro, limiter: RateLimiter? = nil) {
     self.runtime = runtime
     self.policy = policy
+    self.limiter = limiter
     self.sessionGuard = SessionGuard(revocations: runtime.revocations, keyRing: runtime.keyRing)
   }
 
@@ -40,7 +43,11 @@ public struct RESTGateway: Sendable {
 
   /// Authenticates the caller of `method` and checks the policy; the call's context.
   func authorize(_ request: Request, context: GatewayRequestContext, method: String, requestID: String) async throws -> CallContext {
-    let fullMethod = "\(Self.service)/\(method)"
+    try await self.authorize(request, context: context, fullMethod: "\(Self.service)/\(method)", requestID: requestID)
+  }
+
+  /// Authenticates the caller of `fullMethod` (`package.Service/Method`) and checks the policy.
+  func authorize(_ request: Request, context: GatewayRequestContext, fullMethod: String, requestID: String) async throws -> CallContext {
     var call = CallContext(
       requestedTenant: request.headers[HeaderName("x-maestro-tenant")!],
       clientAddress: context.remoteAddress,
@@ -76,8 +83,16 @@ public struct RESTGateway: Sendable {
     let api = self.runtime.api
     router.on(path, method: httpMethod) { request, context -> Response in
       let requestID = Self.requestID(request)
+      var admitted: (RateLimiter, String)?
+      defer { if case let (limiter, tenant)? = admitted { limiter.release(tenant: tenant) } }
       do {
         let call = try await self.authorize(request, context: context, method: method, requestID: requestID)
+        if let limiter = self.limiter, let principal = call.principal {
+          if let refusal = limiter.admit(principal) {
+            return RESTResponses.envelope(refusal.error, status: .tooManyRequests, requestID: requestID, headers: [.retryAfter: String(refusal.retryAfterSeconds)])
+          }
+          admitted = (limiter, principal.tenant)
+        }
         var request = request
         let input: Input = try await Self.decode(&request, context: context, mode: mode, pathFields: pathFields)
         // The request id (and caller) in the task-local context, so every log line carries it.
@@ -128,8 +143,11 @@ public struct RESTGateway: Sendable {
         }
         if case .resource(let field) = mode {
           object[field] = parsed
-          let mask = request.uri.queryParameters["update_mask"].map(String.init) ?? parsed.keys.sorted().map(Self.snakeCase).joined(separator: ",")
-          object["update_mask"] = mask.split(separator: ",").map { Self.lowerCamel(String($0)) }.joined(separator: ",")
+          // Only updates (PATCH) carry a mask; creating a resource sends it alone.
+          if request.method == .patch {
+            let mask = request.uri.queryParameters["update_mask"].map(String.init) ?? parsed.keys.sorted().map(Self.snakeCase).joined(separator: ",")
+            object["update_mask"] = mask.split(separator: ",").map { Self.lowerCamel(String($0)) }.joined(separator: ",")
+          }
         } else {
           object = parsed
         }

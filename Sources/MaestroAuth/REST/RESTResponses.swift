@@ -1,4 +1,5 @@
 import Foundation
+import GRPCCore
 import Hummingbird
 import Logging
 import MaestroCore
@@ -30,25 +31,64 @@ enum RESTResponses {
   }
 
   /// The error response for anything a handler threw; internals go to the log only.
-  static func error(_ thrown: any Error, requestID: String, logger: Logger) -> Response {
-    let error: MaestroError
+  ///
+  /// One envelope for every route: `{"error": {"code": "INVALID_ARGUMENT", "message": "…",
+  /// "details": […]}}` (plus `field` when one field is at fault, also given as a
+  /// `google.rpc.BadRequest` detail), with the HTTP status of the gRPC code. Errors relayed
+  /// from a backend keep its code and message.
+  static func error(_ thrown: any Error, requestID: String, logger: Logger, headers extra: HTTPFields = [:]) -> Response {
+    let (error, status) = self.resolve(thrown, requestID: requestID, logger: logger)
+    return self.envelope(error, status: status, requestID: requestID, headers: extra)
+  }
+
+  /// The error a caller sees for `thrown`, and the HTTP status when it is not the code's.
+  static func resolve(_ thrown: any Error, requestID: String, logger: Logger) -> (MaestroError, HTTPResponse.Status?) {
+    var error: MaestroError
+    var status: HTTPResponse.Status?
     switch thrown {
     case let maestro as MaestroError: error = maestro
     case let oauth as OAuthError: error = oauth.maestroError
+    case let field as RESTFieldError: error = field.maestroError
     case let decoding as SwiftProtobuf.JSONDecodingError:
-      error = MaestroError(.invalidArgument, "request body is not valid JSON for this method: \(decoding)")
+      error = MaestroError(.invalidArgument, "request body is not valid JSON for this method: \(RESTFieldError.describe(decoding))")
     case let http as HTTPError where http.status == .contentTooLarge:
-      error = MaestroError(.invalidArgument, "request body is too large")
+      error = MaestroError(.resourceExhausted, "request body is too large")
+      status = .contentTooLarge
+    case let rpc as RPCError:
+      let field = rpc.metadata[stringValues: "maestro-field"].first { _ in true }
+      error = MaestroError(MaestroError.Code(rpc.code), rpc.message, field: field)
+      if rpc.code == .unknown || rpc.code == .internalError {
+        // A backend already hid its internals; keep its message (it names its request id).
+        return (error, nil)
+      }
     default: error = MaestroError.internal(cause: thrown)
     }
-    var body: [String: Any] = ["code": error.code.rawValue, "message": error.message]
     if error.code == .internal || error.code == .unknown {
       logger.error("REST request failed", metadata: ["request_id": "\(requestID)", "error": "\(thrown)"])
-      body["message"] = "internal error (request id \(requestID))"
+      error.message = "internal error (request id \(requestID))"
     }
-    if let field = error.field { body["field"] = field }
-    var headers = HTTPFields()
+    return (error, status)
+  }
+
+  /// The error envelope with `status` (default: the code's HTTP status).
+  static func envelope(_ error: MaestroError, status: HTTPResponse.Status?, requestID: String, headers extra: HTTPFields = [:]) -> Response {
+    var headers = extra
     headers[HeaderName("x-request-id")!] = requestID
-    return self.object(["error": body], status: HTTPResponse.Status(code: error.code.httpStatus), headers: headers)
+    return self.object(self.envelopeObject(error), status: status ?? HTTPResponse.Status(code: error.code.httpStatus), headers: headers)
+  }
+
+  /// `{"error": {…}}` for `error`.
+  static func envelopeObject(_ error: MaestroError) -> [String: Any] {
+    var body: [String: Any] = ["code": error.code.rawValue, "message": error.message]
+    var details: [[String: Any]] = []
+    if let field = error.field {
+      body["field"] = field
+      details.append([
+        "@type": "type.googleapis.com/google.rpc.BadRequest",
+        "fieldViolations": [["field": field, "description": error.message]],
+      ])
+    }
+    body["details"] = details
+    return ["error": body]
   }
 }

@@ -50,7 +50,7 @@ public struct MaestroServiceHost: Sendable {
 
     let transport = HTTP2ServerTransport.Posix(
       address: try Self.socketAddress(host: configuration.host, port: configuration.grpcPort),
-      transportSecurity: .plaintext,
+      transportSecurity: components.grpcTransportSecurity,
       config: .defaults { config in
         // Flush coalescing adds ~110 µs to each unary call without raising throughput.
         config.connection.flushCoalescing = nil

@@ -1,4 +1,5 @@
 public import GRPCCore
+public import GRPCNIOTransportHTTP2
 public import MaestroCore
 public import ServiceLifecycle
 
@@ -24,6 +25,9 @@ public struct ServiceComponents: Sendable {
   /// Startup work that needs the database, run after the schema check and before the gRPC
   /// server reports SERVING (e.g. bootstrap data, loading keys). A failure stops the service.
   public var preflight: (@Sendable () async throws -> Void)?
+  /// How the gRPC listener is secured: plaintext (the default) or TLS (the gateway's public
+  /// port when a certificate is configured).
+  public var grpcTransportSecurity: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext
 
   public init(
     grpcServices: [any RegistrableRPCService & Sendable] = [],
