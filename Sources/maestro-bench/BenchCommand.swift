@@ -18,7 +18,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "The workflow role's database URL.") var databaseURL: String
     @Option(help: "Seconds of load.") var seconds: Int = 10
-    @Option(help: "Concurrent run starters.") var starters: Int = 16
+    @Option(help: "Concurrent run starters (StartRun callers).") var starters: Int = 32
     @Option(help: "Engine executor loops.") var executors: Int = 4
 
     func run() async throws {
@@ -28,6 +28,7 @@ struct BenchCommand: AsyncParsableCommand {
       let report = try await WorkflowBenchmark.run(
         database: database, duration: .seconds(self.seconds), starters: self.starters, executors: self.executors, logger: logger
       )
+      print("load: \(self.starters) concurrent starters, \(self.executors) executor loops (batch 64), \(self.seconds) s")
       print(report)
       print(String(format: "WORKFLOWS_PER_SECOND=%.0f", report.perSecond))
     }
