@@ -49,6 +49,7 @@ extension Target.Dependency {
   static let asyncHTTPClient: Self = .product(name: "AsyncHTTPClient", package: "async-http-client")
   static let nioCore: Self = .product(name: "NIOCore", package: "swift-nio")
   static let nioPosix: Self = .product(name: "NIOPosix", package: "swift-nio")
+  static let nioHTTP1: Self = .product(name: "NIOHTTP1", package: "swift-nio")
   static let yams: Self = .product(name: "Yams", package: "Yams")
 }
 
@@ -98,7 +99,7 @@ let targets: [Target] = [
     swiftSettings: swiftSettings
   ),
   .target(name: "MaestroScheduler", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
-  .target(name: "MaestroMetrics", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
+  .target(name: "MaestroMetrics", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .swiftProtobuf, .prometheus, .asyncHTTPClient, .crypto, .yams, .nioCore, .argumentParser, .nioHTTP1], swiftSettings: swiftSettings),
   .target(name: "MaestroMigration", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .crypto, .argumentParser], swiftSettings: swiftSettings),
 
   .executableTarget(name: "auth-gateway", dependencies: ["MaestroAuth", "MaestroKit", .argumentParser], path: "Sources/auth-gateway", swiftSettings: swiftSettings),
@@ -154,6 +155,15 @@ let targets: [Target] = [
     dependencies: [
       "MaestroWorkflow", "MaestroWorkflowModel", "MaestroKit", "MaestroTestSupport", "MaestroProtos",
       .grpcCore, .grpcInProcess, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle,
+    ],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroMetricsTests",
+    dependencies: [
+      "MaestroMetrics", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
+      .grpcCore, .grpcInProcess, .grpcHTTP2, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .prometheus,
+      .hummingbird, .nioCore, .asyncHTTPClient,
     ],
     swiftSettings: swiftSettings
   ),
