@@ -107,7 +107,7 @@ let targets: [Target] = [
   .executableTarget(name: "auth-bench", dependencies: ["MaestroAuth", "MaestroKit", "MaestroCore", "MaestroProtos", .logging], path: "Sources/auth-bench", swiftSettings: swiftSettings),
   .executableTarget(name: "workflow-service", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser], path: "Sources/workflow-service", swiftSettings: swiftSettings),
   .executableTarget(name: "scheduler", dependencies: ["MaestroScheduler", "MaestroKit", .argumentParser], path: "Sources/scheduler", swiftSettings: swiftSettings),
-  .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", .argumentParser], path: "Sources/metrics-service", swiftSettings: swiftSettings),
+  .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", "MaestroProtos", .argumentParser, .logging, .grpcCore, .grpcHTTP2, .swiftProtobuf], path: "Sources/metrics-service", swiftSettings: swiftSettings),
   .executableTarget(name: "maestro-bench", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser, .logging], path: "Sources/maestro-bench", swiftSettings: swiftSettings),
   .executableTarget(name: "migration-service", dependencies: ["MaestroMigration", "MaestroKit", .argumentParser], path: "Sources/migration-service", swiftSettings: swiftSettings),
 

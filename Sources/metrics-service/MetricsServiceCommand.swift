@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MaestroKit
 import MaestroMetrics
 
@@ -8,7 +9,10 @@ struct MetricsServiceCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "metrics-service",
     abstract: "Maestro metrics-service: outcomes, SLOs, error budgets and alerts.",
-    subcommands: [Serve.self, ExportRules.self, ProbeCommand.self],
+    subcommands: [
+      Serve.self, ExportRules.self, Bench.self, ProbeCommand.self,
+      SLOStatusCommand.self, WorkflowStatsCommand.self, AlertsCommand.self, CreateReceiverCommand.self,
+    ],
     defaultSubcommand: Serve.self
   )
 
@@ -55,6 +59,29 @@ struct MetricsServiceCommand: AsyncParsableCommand {
       }
       if self.sloFile.isEmpty { slos = SLODefaults.all }
       print(PrometheusRules.render(slos.map { (self.tenant, $0) }), terminator: "")
+    }
+  }
+
+  struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Benchmark ingest and SLO status against a migrated database (make bench-metrics).")
+
+    @Option(help: "URL of the metrics role on a migrated, disposable database.")
+    var databaseURL: String
+
+    @Option(help: "Seconds of ingest.")
+    var seconds: Double = 10
+
+    @Option(help: "Days of 1-minute data for the status benchmark.")
+    var days = 30
+
+    func run() async throws {
+      var options = MetricsBenchmark.Options(databaseURL: self.databaseURL)
+      options.seconds = self.seconds
+      options.days = self.days
+      var logger = Logger(label: "metrics-bench")
+      logger.logLevel = .error
+      try await MetricsBenchmark.run(options, logger: logger)
     }
   }
 }

@@ -68,6 +68,9 @@ fi
 export MAESTRO_MASTER_KEY_FILE="$master_key"
 export MAESTRO_BOOTSTRAP_ADMIN_PASSWORD_FILE="$state/bootstrap-admin.password"
 export MAESTRO_BOOTSTRAP_SECRETS_DIR="$state/secrets"
+# workflow-service reports finished runs to metrics-service as its bootstrapped service account
+# (client secret in $state/secrets/workflow-service.secret, the reporter's default).
+export MAESTRO_METRICS_TARGET=127.0.0.1:9103 MAESTRO_AUTH_TARGET=127.0.0.1:9090
 
 for entry in "${services[@]}"; do
   read -r name grpc admin schema <<<"$entry"

@@ -20,32 +20,49 @@ public enum PrometheusRules {
         for (name, value) in labels { out += "          \(name): \(quote(value))\n" }
       }
       out += "      - record: slo:objective:ratio\n"
-      out += "        expr: \(quote("vector(\(slo.objective))"))\n"
+      out += "        expr: \(quote("vector(\(self.number(slo.objective)))"))\n"
       out += "        labels:\n"
       for (name, value) in labels { out += "          \(name): \(quote(value))\n" }
       guard !slo.alerting.disabled else { continue }
       let selector = "{tenant=\(quote(tenant)),slo=\(quote(slo.name))}"
-      let allowed = 1 - slo.objective
+      let allowed = self.number(1 - slo.objective)
       for rule in slo.alerting.effectiveRules {
-        let threshold = "(\(rule.burnRate) * \(allowed))"
+        let threshold = "(\(self.number(rule.burnRate)) * \(allowed))"
         out += "      - alert: \(quote(self.alertName(slo.name, rule.name)))\n"
         out += "        expr: \(quote("(\(self.recordName(rule.longWindow))\(selector) > \(threshold)) and (\(self.recordName(rule.shortWindow))\(selector) > \(threshold))"))\n"
         out += "        for: \(self.promDuration(rule.forDuration))\n"
         out += "        labels:\n"
-        var alertLabels = slo.alerting.labels
-        alertLabels["tenant"] = tenant
-        alertLabels["slo"] = slo.name
-        alertLabels["severity"] = rule.severity.rawValue
-        alertLabels["window"] = rule.name
-        for (name, value) in alertLabels.sorted(by: { $0.key < $1.key }) { out += "          \(name): \(quote(value))\n" }
+        for (name, value) in self.alertLabels(slo, tenant: tenant, rule: rule).sorted(by: { $0.key < $1.key }) { out += "          \(name): \(quote(value))\n" }
         out += "        annotations:\n"
-        var annotations = slo.alerting.annotations
-        annotations["summary"] = annotations["summary"] ?? "SLO \(slo.name) is burning its error budget \(rule.burnRate)x too fast"
-        annotations["description"] = "Error budget burn rate above \(rule.burnRate) over \(self.promDuration(rule.longWindow)) and \(self.promDuration(rule.shortWindow)) (objective \(slo.objective * 100) %)."
+        let annotations = self.annotations(slo, rule: rule)
         for (name, value) in annotations.sorted(by: { $0.key < $1.key }) { out += "          \(name): \(quote(value))\n" }
       }
     }
     return out
+  }
+
+  /// The labels of `rule`'s alert: the policy's labels plus tenant, slo, severity and window.
+  public static func alertLabels(_ slo: SLODefinition, tenant: String, rule: SLODefinition.BurnRateRule) -> [String: String] {
+    var labels = slo.alerting.labels
+    labels["tenant"] = tenant
+    labels["slo"] = slo.name
+    labels["severity"] = rule.severity.rawValue
+    labels["window"] = rule.name
+    return labels
+  }
+
+  /// The annotations of `rule`'s alert: the policy's, with a default summary and a description.
+  public static func annotations(_ slo: SLODefinition, rule: SLODefinition.BurnRateRule) -> [String: String] {
+    var annotations = slo.alerting.annotations
+    annotations["summary"] = annotations["summary"] ?? "SLO \(slo.name) is burning its error budget \(self.number(rule.burnRate))x too fast"
+    annotations["description"] = "Error budget burn rate above \(self.number(rule.burnRate)) over \(self.promDuration(rule.longWindow)) and \(self.promDuration(rule.shortWindow)) (objective \(self.number(slo.objective * 100)) %)."
+    return annotations
+  }
+
+  /// A number without float noise (at most 9 significant decimals).
+  static func number(_ value: Double) -> String {
+    let rounded = (value * 1e9).rounded() / 1e9
+    return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
   }
 
   public static func recordName(_ window: Duration) -> String { "slo:sli_error:ratio_rate\(self.promDuration(window))" }
