@@ -163,7 +163,7 @@ let targets: [Target] = [
     dependencies: [
       "MaestroMetrics", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
       .grpcCore, .grpcInProcess, .grpcHTTP2, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .prometheus,
-      .hummingbird, .nioCore, .asyncHTTPClient,
+      .hummingbird, .nioCore, .asyncHTTPClient, .crypto,
     ],
     swiftSettings: swiftSettings
   ),

@@ -70,11 +70,11 @@ struct PrometheusRulesTests {
                 - exp_labels: \(map(labels))
                   exp_annotations: \(map(annotations))
           promql_expr_test:
-            - expr: slo:sli_error:ratio_rate5m{slo="hello-availability"}
+            - expr: slo:sli_error:ratio_rate5m{slo="hello-availability"} > bool 0.16
               eval_time: 150m
               exp_samples:
-                - labels: 'slo:sli_error:ratio_rate5m{slo="hello-availability",tenant="default"}'
-                  value: 0.16666666666666666
+                - labels: '{slo="hello-availability",tenant="default"}'
+                  value: 1
       """
     try test.write(to: directory.appendingPathComponent("test.yaml"), atomically: true, encoding: .utf8)
     let result = try Self.run(tool, ["test", "rules", "test.yaml"], in: directory)

@@ -45,7 +45,7 @@ struct MetricsGRPCService: Maestro_Metrics_V1_MetricsService.SimpleServiceProtoc
     guard request.batchID.count <= 128 else { throw MaestroError.invalidArgument(field: "batch_id", "at most 128 characters") }
     let now = self.now()
     let batch = IngestBatch(
-      events: request.events, callerTenant: caller.tenant, mayRecordAnyTenant: caller.has(.platformOperator) || caller.has(.admin), now: now,
+      events: request.events, callerTenant: caller.tenant, mayRecordAnyTenant: caller.has(.platformOperator), now: now,
       oldest: now.addingTimeInterval(-self.engine.aggregates.minuteRetention.seconds))
     let recorded = try await self.engine.aggregates.record(batch, batchID: request.batchID, caller: caller)
     if recorded { self.engine.outcomeMetrics?.record(batch.perSeries) }
