@@ -1,6 +1,6 @@
 import Foundation
 import GRPCCore
-import Logging
+public import Logging
 import MaestroCore
 import MaestroKit
 import MaestroProtos
@@ -95,7 +95,6 @@ public enum MetricsBenchmark {
   static func status(_ engine: MetricsEngine, _ options: Options) async throws {
     let tenant = "bench-status"
     let now = Date()
-    let minutes = options.days * 1440
     let fill = ContinuousClock.now
     _ = try await engine.database.client.query(
       """

@@ -3,16 +3,16 @@ import Logging
 import MaestroKit
 
 /// metrics-service's stores and engines, shared by the gRPC handlers and the background work.
-public struct MetricsEngine: Sendable {
-  public let database: Database
-  public let aggregates: AggregateStore
-  public let slos: SLOStore
+struct MetricsEngine: Sendable {
+  let database: Database
+  let aggregates: AggregateStore
+  let slos: SLOStore
   let receivers: ReceiverStore
-  public let statuses: SLOStatusEngine
+  let statuses: SLOStatusEngine
   let outcomeMetrics: OutcomeMetrics?
-  public let logger: Logger
+  let logger: Logger
 
-  public init(database: Database, minuteRetention: Duration, hourRetention: Duration, outcomeMetrics: OutcomeMetrics?, logger: Logger) {
+  init(database: Database, minuteRetention: Duration, hourRetention: Duration, outcomeMetrics: OutcomeMetrics?, logger: Logger) {
     self.database = database
     self.aggregates = AggregateStore(database: database, logger: logger, minuteRetention: minuteRetention, hourRetention: hourRetention)
     self.slos = SLOStore(database: database, logger: logger)
@@ -23,7 +23,7 @@ public struct MetricsEngine: Sendable {
   }
 
   /// The evaluator for these stores.
-  public func makeEvaluator(interval: Duration, metrics: SLOStatusMetrics?, externalURL: String) -> AlertEvaluator {
+  func makeEvaluator(interval: Duration, metrics: SLOStatusMetrics?, externalURL: String) -> AlertEvaluator {
     AlertEvaluator(
       slos: self.slos, statuses: self.statuses, receivers: self.receivers, database: self.database, metrics: metrics,
       interval: interval, externalURL: externalURL, logger: self.logger

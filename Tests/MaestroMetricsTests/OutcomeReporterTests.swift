@@ -62,7 +62,8 @@ struct OutcomeReporterTests {
       group.addTask { try await reporter.run() }
       // Let the sender take a first batch and hang on it.
       for index in 0..<10 { reporter.report(Self.event(index)) }
-      #expect(try await eventually { reporter.queued == 0 })
+      let taken = try await eventually { reporter.queued == 0 }
+      #expect(taken)
       for index in 0..<1000 { reporter.report(Self.event(index)) }
       #expect(reporter.queued == 100)
       let dropped = metricValue(registry, #"maestro_outcome_reporter_events_total{result="dropped_queue_full"}"#)
@@ -124,7 +125,8 @@ struct OutcomeReporterTests {
       try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await reporter.run() }
         for index in 0..<5 { reporter.report(Self.event(index)) }
-        #expect(try await eventually { metricValue(registry, #"maestro_outcome_reporter_events_total{result="dropped_send_failed"}"#) == 5 })
+        let dropped = try await eventually { metricValue(registry, #"maestro_outcome_reporter_events_total{result="dropped_send_failed"}"#) == 5 }
+        #expect(dropped)
         group.cancelAll()
       }
     }

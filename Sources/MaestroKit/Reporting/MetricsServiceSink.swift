@@ -1,6 +1,6 @@
 import Foundation
 public import GRPCCore
-import GRPCNIOTransportHTTP2
+public import GRPCNIOTransportHTTP2
 public import MaestroProtos
 import Synchronization
 

@@ -103,8 +103,14 @@ public final class OutcomeReporter: Service, Sendable {
   public var queued: Int { self.state.withLock { $0.queue.count } }
 
   public func run() async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-      group.addTask { try await self.sink.run() }
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask {
+        do {
+          try await self.sink.run()
+        } catch {
+          self.logger.error("outcome sink stopped", metadata: ["error": "\(error)"])
+        }
+      }
       group.addTask {
         // The flush timer: wakes the sender at least every flushInterval.
         while !Task.isCancelled {

@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// grouped notifications written to the outbox in the same transaction as the transitions.
 ///
 /// Replicas may run side by side: each SLO is evaluated under a row lock taken with SKIP LOCKED.
-public struct AlertEvaluator: Service {
+struct AlertEvaluator: Service {
   let slos: SLOStore
   let statuses: SLOStatusEngine
   let receivers: ReceiverStore
@@ -21,7 +21,7 @@ public struct AlertEvaluator: Service {
   let externalURL: String
   let logger: Logger
 
-  public func run() async throws {
+  func run() async throws {
     while !Task.isCancelled && !Task.isShuttingDownGracefully {
       do {
         try await self.evaluateAll(now: Date())
@@ -34,7 +34,7 @@ public struct AlertEvaluator: Service {
 
   /// One evaluation of every enabled SLO at `now`. Returns how many SLOs were evaluated.
   @discardableResult
-  public func evaluateAll(now: Date) async throws -> Int {
+  func evaluateAll(now: Date) async throws -> Int {
     let all = try await self.slos.allEnabled()
     var silencesByTenant: [String: [SilenceRecord]] = [:]
     var receiversByTenant: [String: [ReceiverRecord]] = [:]

@@ -11,16 +11,16 @@ import ServiceLifecycle
 /// Resolves a receiver's `secret_name` (a PagerDuty routing key, a webhook HMAC key): the file
 /// `<directory>/<name>` if a directory is configured, else `MAESTRO_METRICS_SECRET_<NAME>`
 /// (upper-cased, `-` and `.` as `_`). Values are never logged.
-public struct SecretResolver: Sendable {
-  public var directory: String?
-  public var environment: [String: String]
+struct SecretResolver: Sendable {
+  var directory: String?
+  var environment: [String: String]
 
-  public init(directory: String?, environment: [String: String]) {
+  init(directory: String?, environment: [String: String]) {
     self.directory = directory
     self.environment = environment
   }
 
-  public func resolve(_ name: String) -> String? {
+  func resolve(_ name: String) -> String? {
     if let directory, let data = FileManager.default.contents(atPath: "\(directory)/\(name)") {
       return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -32,7 +32,7 @@ public struct SecretResolver: Sendable {
 /// Delivers the notification outbox: claims due rows with `FOR UPDATE SKIP LOCKED`, POSTs each
 /// to its receiver, marks it delivered on a 2xx, else schedules a retry with exponential
 /// backoff (capped), forever: a receiver outage delays notifications but loses none.
-public struct NotificationDispatcher: Service {
+struct NotificationDispatcher: Service {
   let database: Database
   let httpClient: HTTPClient
   let secrets: SecretResolver
@@ -43,7 +43,7 @@ public struct NotificationDispatcher: Service {
   let metrics: DispatcherMetrics?
   let logger: Logger
 
-  public func run() async throws {
+  func run() async throws {
     while !Task.isCancelled && !Task.isShuttingDownGracefully {
       do {
         while try await self.dispatchDue(now: Date()) > 0 {}
@@ -62,7 +62,7 @@ public struct NotificationDispatcher: Service {
 
   /// Delivers up to `limit` due notifications; returns how many were attempted.
   @discardableResult
-  public func dispatchDue(now: Date, limit: Int = 16) async throws -> Int {
+  func dispatchDue(now: Date, limit: Int = 16) async throws -> Int {
     try await self.database.withTransaction { connection in
       let rows = try await connection.query(
         """

@@ -1,23 +1,23 @@
 import Foundation
 
 /// An SLO's status at one instant: the budget over its window and the burn rate per window.
-public struct SLOStatusSnapshot: Sendable {
-  public var evaluatedAt: Date
-  public var budget: SLOStatusCalculator.Budget
+struct SLOStatusSnapshot: Sendable {
+  var evaluatedAt: Date
+  var budget: SLOStatusCalculator.Budget
   /// Shortest window first.
-  public var burnRates: [(window: Duration, rate: Double)]
-  public var timeToExhaustion: Double?
+  var burnRates: [(window: Duration, rate: Double)]
+  var timeToExhaustion: Double?
 
-  public func burnRate(_ window: Duration) -> Double {
+  func burnRate(_ window: Duration) -> Double {
     self.burnRates.first { $0.window == window }?.rate ?? 0
   }
 }
 
 /// Computes SLO status from the aggregates: one statement per SLO for all of its windows.
-public struct SLOStatusEngine: Sendable {
+struct SLOStatusEngine: Sendable {
   let store: AggregateStore
 
-  public func status(of slo: SLODefinition, tenant: String, now: Date) async throws -> SLOStatusSnapshot {
+  func status(of slo: SLODefinition, tenant: String, now: Date) async throws -> SLOStatusSnapshot {
     let windows = slo.statusWindows
     let ranges = [AggregateStore.TimeRange(start: now.addingTimeInterval(-slo.window.seconds), end: now.addingTimeInterval(0.001))]
       + windows.map { AggregateStore.TimeRange(start: now.addingTimeInterval(-$0.seconds), end: now.addingTimeInterval(0.001)) }

@@ -6,10 +6,10 @@ import Prometheus
 /// - `maestro_slo_error_budget_remaining_ratio{tenant,slo}` (negative once exceeded)
 /// - `maestro_slo_burn_rate{tenant,slo,window}`
 /// - `maestro_slo_events{tenant,slo,kind="total|good"}` over the SLO window
-public struct SLOStatusMetrics: Sendable {
+struct SLOStatusMetrics: Sendable {
   let registry: PrometheusCollectorRegistry
 
-  public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+  init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
   func update(tenant: String, slo: SLODefinition, status: SLOStatusSnapshot) {
     let labels = [("tenant", tenant), ("slo", slo.name)]
@@ -27,10 +27,10 @@ public struct SLOStatusMetrics: Sendable {
 }
 
 /// Counters of the outbox dispatcher: `maestro_notifications_total{kind,result}`.
-public struct DispatcherMetrics: Sendable {
+struct DispatcherMetrics: Sendable {
   let registry: PrometheusCollectorRegistry
 
-  public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+  init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
   func delivered(kind: String) {
     self.registry.makeCounter(descriptor: .named("maestro_notifications_total", "Notification delivery attempts."), labels: [("kind", kind), ("result", "delivered")]).increment()
@@ -45,11 +45,11 @@ public struct DispatcherMetrics: Sendable {
 /// `maestro_outcomes_total{tenant,kind,workflow,route,step_id,result}`,
 /// `maestro_outcome_sla_total{…,result}`, and the histogram `maestro_outcome_duration_seconds`
 /// with the schema's bucket bounds.
-public struct OutcomeMetrics: Sendable {
+struct OutcomeMetrics: Sendable {
   let registry: PrometheusCollectorRegistry
   static let buckets = LatencyHistogram.upperBoundsMilliseconds.map { $0 / 1000 }
 
-  public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+  init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
   func record(_ perSeries: [SeriesKey: OutcomeCounts]) {
     for (key, counts) in perSeries {

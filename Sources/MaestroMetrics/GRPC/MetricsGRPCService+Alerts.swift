@@ -139,7 +139,7 @@ extension MetricsGRPCService {
       case .UNRECOGNIZED: throw MaestroError.invalidArgument(field: "\(field)[\(index)].match_operator", "unknown operator")
       }
       guard matcher.value.count <= 1024 else { throw MaestroError.invalidArgument(field: "\(field)[\(index)].value", "at most 1024 characters") }
-      do { return try LabelMatcher(name: matcher.name, op: op, value: matcher.value) } catch {
+      do { return try LabelMatcher(name: matcher.name, op: op, value: matcher.value) } catch let error as MatcherError {
         throw MaestroError.invalidArgument(field: "\(field)[\(index)]", error.message)
       }
     }
@@ -252,7 +252,7 @@ extension MetricsGRPCService {
   func createReceiver(request: Maestro_Metrics_V1_CreateReceiverRequest, context: ServerContext) async throws -> Maestro_Metrics_V1_CreateReceiverResponse {
     let caller = try Self.caller()
     let receiver = request.receiver
-    guard (try? /^[a-z0-9][a-z0-9._-]{0,127}$/.wholeMatch(in: receiver.name)) != nil else {
+    guard SLODefinition.isValidName(receiver.name) else {
       throw MaestroError.invalidArgument(field: "receiver.name", "must match [a-z0-9][a-z0-9._-]{0,127}")
     }
     let type: NotificationRenderer.ReceiverType

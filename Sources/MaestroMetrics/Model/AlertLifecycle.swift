@@ -8,25 +8,25 @@ import Foundation
 /// - PENDING + condition gone → RESOLVED without ever firing (no notification);
 /// - FIRING + condition gone → RESOLVED (notify receivers that want resolutions);
 /// - otherwise the alert stays as it is.
-public enum AlertLifecycle {
-  public enum State: String, Sendable, Hashable {
+enum AlertLifecycle {
+  enum State: String, Sendable, Hashable {
     case pending
     case firing
     case resolved
   }
 
   /// The open alert of a fingerprint, as far as the lifecycle needs it.
-  public struct Active: Sendable, Hashable {
-    public var state: State
-    public var pendingSince: Date
+  struct Active: Sendable, Hashable {
+    var state: State
+    var pendingSince: Date
 
-    public init(state: State, pendingSince: Date) {
+    init(state: State, pendingSince: Date) {
       self.state = state
       self.pendingSince = pendingSince
     }
   }
 
-  public enum Transition: Sendable, Hashable {
+  enum Transition: Sendable, Hashable {
     /// Nothing changes (beyond the evaluation time and observed values).
     case none
     case openPending
@@ -39,7 +39,7 @@ public enum AlertLifecycle {
     case resolve
 
     /// Whether receivers hear about it.
-    public var notifies: Bool {
+    var notifies: Bool {
       switch self {
       case .openFiring, .fire, .resolve: true
       case .none, .openPending, .cancelPending: false
@@ -47,7 +47,7 @@ public enum AlertLifecycle {
     }
   }
 
-  public static func next(active: Active?, condition: Bool, forDuration: Duration, now: Date) -> Transition {
+  static func next(active: Active?, condition: Bool, forDuration: Duration, now: Date) -> Transition {
     switch (active?.state, condition) {
     case (nil, false), (.resolved?, false): return .none
     case (nil, true), (.resolved?, true): return forDuration <= .zero ? .openFiring : .openPending

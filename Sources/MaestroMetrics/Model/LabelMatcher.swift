@@ -1,19 +1,19 @@
 /// An Alertmanager-style label matcher (`name`, operator, `value`). Regular expressions are
 /// fully anchored, as in Alertmanager. A missing label matches as the empty string.
-public struct LabelMatcher: Sendable, Hashable {
-  public enum Operator: String, Sendable, Hashable {
+struct LabelMatcher: Sendable, Hashable {
+  enum Operator: String, Sendable, Hashable {
     case equal = "="
     case notEqual = "!="
     case regex = "=~"
     case notRegex = "!~"
   }
 
-  public var name: String
-  public var op: Operator
-  public var value: String
+  var name: String
+  var op: Operator
+  var value: String
 
   /// Fails with a message when a regex does not compile.
-  public init(name: String, op: Operator, value: String) throws(MatcherError) {
+  init(name: String, op: Operator, value: String) throws(MatcherError) {
     guard !name.isEmpty else { throw MatcherError(message: "a matcher needs a label name") }
     if op == .regex || op == .notRegex {
       do { _ = try Regex("^(?:" + value + ")$") } catch { throw MatcherError(message: "invalid regular expression '\(value)'") }
@@ -23,7 +23,7 @@ public struct LabelMatcher: Sendable, Hashable {
     self.value = value
   }
 
-  public func matches(_ labels: [String: String]) -> Bool {
+  func matches(_ labels: [String: String]) -> Bool {
     let actual = labels[self.name] ?? ""
     switch self.op {
     case .equal: return actual == self.value
@@ -39,20 +39,20 @@ public struct LabelMatcher: Sendable, Hashable {
   }
 
   /// All of `matchers` match (an empty list matches everything).
-  public static func all(_ matchers: [LabelMatcher], match labels: [String: String]) -> Bool {
+  static func all(_ matchers: [LabelMatcher], match labels: [String: String]) -> Bool {
     matchers.allSatisfy { $0.matches(labels) }
   }
 }
 
-public struct MatcherError: Error, Sendable, CustomStringConvertible {
-  public var message: String
-  public var description: String { self.message }
+struct MatcherError: Error, Sendable, CustomStringConvertible {
+  var message: String
+  var description: String { self.message }
 }
 
 /// A stable hash of an alert's identity: FNV-1a 64 over the sorted labels, as 16 hex digits
 /// (the same idea as Prometheus' label fingerprints).
-public enum Fingerprint {
-  public static func of(_ labels: [String: String]) -> String {
+enum Fingerprint {
+  static func of(_ labels: [String: String]) -> String {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for (name, value) in labels.sorted(by: { $0.key < $1.key }) {
       for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }

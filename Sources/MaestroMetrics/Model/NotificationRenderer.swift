@@ -1,19 +1,19 @@
 import Foundation
 
 /// One alert as it appears in a notification.
-public struct NotifiedAlert: Sendable, Hashable {
-  public var id: String
-  public var fingerprint: String
+struct NotifiedAlert: Sendable, Hashable {
+  var id: String
+  var fingerprint: String
   /// `firing` or `resolved`.
-  public var status: String
-  public var severity: SLODefinition.Severity
-  public var labels: [String: String]
-  public var annotations: [String: String]
-  public var startsAt: Date
-  public var endsAt: Date?
-  public var burnRate: Double
+  var status: String
+  var severity: SLODefinition.Severity
+  var labels: [String: String]
+  var annotations: [String: String]
+  var startsAt: Date
+  var endsAt: Date?
+  var burnRate: Double
 
-  public init(id: String, fingerprint: String, status: String, severity: SLODefinition.Severity, labels: [String: String], annotations: [String: String], startsAt: Date, endsAt: Date?, burnRate: Double) {
+  init(id: String, fingerprint: String, status: String, severity: SLODefinition.Severity, labels: [String: String], annotations: [String: String], startsAt: Date, endsAt: Date?, burnRate: Double) {
     self.id = id
     self.fingerprint = fingerprint
     self.status = status
@@ -28,8 +28,8 @@ public struct NotifiedAlert: Sendable, Hashable {
 
 /// Renders a group of alerts as the body a receiver type expects. Pure: the same input gives
 /// the same bytes, so an outbox retry re-sends exactly what was first rendered.
-public enum NotificationRenderer {
-  public enum ReceiverType: String, Sendable, Hashable, CaseIterable {
+enum NotificationRenderer {
+  enum ReceiverType: String, Sendable, Hashable, CaseIterable {
     case webhook
     case slack
     case pagerduty
@@ -37,7 +37,7 @@ public enum NotificationRenderer {
 
   /// - Parameters:
   ///   - kind: `firing`, `resolved` or `escalation`.
-  public static func render(type: ReceiverType, receiver: String, groupKey: String, kind: String, alerts: [NotifiedAlert], externalURL: String) -> [String: Any] {
+  static func render(type: ReceiverType, receiver: String, groupKey: String, kind: String, alerts: [NotifiedAlert], externalURL: String) -> [String: Any] {
     switch type {
     case .webhook: return self.webhook(receiver: receiver, groupKey: groupKey, kind: kind, alerts: alerts, externalURL: externalURL)
     case .slack: return self.slack(kind: kind, alerts: alerts)
@@ -45,13 +45,9 @@ public enum NotificationRenderer {
     }
   }
 
-  static let iso: ISO8601DateFormatter = {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter
-  }()
-
-  static func time(_ date: Date?) -> String { date.map { Self.iso.string(from: $0) } ?? "0001-01-01T00:00:00Z" }
+  static func time(_ date: Date?) -> String {
+    date.map { Date.ISO8601FormatStyle(includingFractionalSeconds: true).format($0) } ?? "0001-01-01T00:00:00Z"
+  }
 
   static func groupStatus(_ alerts: [NotifiedAlert]) -> String {
     alerts.contains { $0.status == "firing" } ? "firing" : "resolved"

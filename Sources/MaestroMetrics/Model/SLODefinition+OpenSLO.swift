@@ -1,4 +1,4 @@
-import MaestroCore
+public import MaestroCore
 import MaestroProtos
 import Yams
 
@@ -84,7 +84,7 @@ extension SLODefinition {
   }
 
   static func stringMap(_ value: Any?) -> [String: String] {
-    (value as? [String: Any] ?? [:]).compactMapValues { $0 as? String ?? ($0 as? CustomStringConvertible)?.description }
+    (value as? [String: Any] ?? [:]).compactMapValues { $0 as? String ?? ($0 as? any CustomStringConvertible)?.description }
   }
 
   static func number(_ value: Any?) -> Double? {

@@ -5,12 +5,15 @@ import SwiftProtobuf
 
 extension SLODefinition {
   /// The longest SLO window (the proto's contract).
-  public static let maximumWindow: Duration = .seconds(90 * 86_400)
-  static let namePattern = /^[a-z0-9][a-z0-9._-]{0,127}$/
+  static let maximumWindow: Duration = .seconds(90 * 86_400)
+  /// `[a-z0-9][a-z0-9._-]{0,127}`: SLO, rule and receiver names.
+  static func isValidName(_ name: String) -> Bool {
+    (try? /^[a-z0-9][a-z0-9._-]{0,127}$/.wholeMatch(in: name)) != nil
+  }
 
   /// Validates `slo` and converts it; bad input names the field.
-  public init(proto slo: Maestro_Metrics_V1_SLO) throws(MaestroError) {
-    guard (try? Self.namePattern.wholeMatch(in: slo.name)) != nil else {
+  init(proto slo: Maestro_Metrics_V1_SLO) throws(MaestroError) {
+    guard Self.isValidName(slo.name) else {
       throw .invalidArgument(field: "slo.name", "must match [a-z0-9][a-z0-9._-]{0,127}, got '\(slo.name.prefix(64))'")
     }
     guard slo.description_p.count <= 1024 else { throw .invalidArgument(field: "slo.description", "at most 1024 characters") }
@@ -57,7 +60,7 @@ extension SLODefinition {
     var alerting = AlertingPolicy(disabled: slo.alerting.disabled, labels: slo.alerting.labels, annotations: slo.alerting.annotations)
     for (index, rule) in slo.alerting.windows.enumerated() {
       let field = "slo.alerting.windows[\(index)]"
-      guard (try? Self.namePattern.wholeMatch(in: rule.name)) != nil else { throw .invalidArgument(field: "\(field).name", "must match [a-z0-9][a-z0-9._-]{0,127}") }
+      guard Self.isValidName(rule.name) else { throw .invalidArgument(field: "\(field).name", "must match [a-z0-9][a-z0-9._-]{0,127}") }
       guard let severity = Severity(proto: rule.severity) else { throw .invalidArgument(field: "\(field).severity", "is required") }
       guard rule.burnRate > 0, rule.burnRate.isFinite else { throw .invalidArgument(field: "\(field).burn_rate", "must be positive") }
       let long = Duration.seconds(rule.longWindow.seconds)
@@ -87,7 +90,7 @@ extension SLODefinition {
   }
 
   /// The proto form (without `meta`).
-  public var proto: Maestro_Metrics_V1_SLO {
+  var proto: Maestro_Metrics_V1_SLO {
     .with {
       $0.name = self.name
       $0.description_p = self.description

@@ -7,20 +7,20 @@
 ///   exactly over the SLO window.
 /// - Time to exhaustion at burn rate b: the budget fraction spent per second is b / window, so
 ///   remaining × window / b.
-public enum SLOStatusCalculator {
-  public struct Budget: Sendable, Hashable {
-    public var total: Int64
-    public var good: Int64
-    public var sli: Double
-    public var objective: Double
-    public var budgetTotal: Double
-    public var consumed: Double
-    public var remaining: Double
+enum SLOStatusCalculator {
+  struct Budget: Sendable, Hashable {
+    var total: Int64
+    var good: Int64
+    var sli: Double
+    var objective: Double
+    var budgetTotal: Double
+    var consumed: Double
+    var remaining: Double
     /// Bad events still allowed at the current volume (negative once exceeded).
-    public var remainingEvents: Int64
+    var remainingEvents: Int64
   }
 
-  public static func budget(good: Int64, total: Int64, objective: Double) -> Budget {
+  static func budget(good: Int64, total: Int64, objective: Double) -> Budget {
     let sli = total > 0 ? Double(good) / Double(total) : 1
     let allowed = 1 - objective
     let consumed = (1 - sli) / allowed
@@ -33,14 +33,14 @@ public enum SLOStatusCalculator {
   }
 
   /// Error ratio over a window divided by the allowed error ratio; 0 without events.
-  public static func burnRate(good: Int64, total: Int64, objective: Double) -> Double {
+  static func burnRate(good: Int64, total: Int64, objective: Double) -> Double {
     guard total > 0 else { return 0 }
     return (Double(total - good) / Double(total)) / (1 - objective)
   }
 
   /// Seconds until the remaining budget is spent at `burnRate`; nil when nothing is burning or
   /// the budget is already gone.
-  public static func timeToExhaustion(remaining: Double, burnRate: Double, window: Duration) -> Double? {
+  static func timeToExhaustion(remaining: Double, burnRate: Double, window: Duration) -> Double? {
     guard burnRate > 0, remaining > 0 else { return nil }
     return remaining * window.seconds / burnRate
   }

@@ -10,15 +10,15 @@ import Synchronization
 ///
 /// Reads of a time range use whole hours from `series_hour` where the rollup has completed them
 /// and minutes elsewhere, so a 30-day status reads ~720 hourly rows per series instead of 43,200.
-public struct AggregateStore: Sendable {
+struct AggregateStore: Sendable {
   let database: Database
   let logger: Logger
-  private let seriesIDs = Mutex<[SeriesKey: Int64]>([:])
+  private let seriesIDs = SeriesCache()
   /// Minutes are kept this long (ingest rejects older events; reads use hours beyond it).
-  public var minuteRetention: Duration
-  public var hourRetention: Duration
+  var minuteRetention: Duration
+  var hourRetention: Duration
 
-  public init(database: Database, logger: Logger, minuteRetention: Duration = .seconds(7 * 86_400), hourRetention: Duration = .seconds(90 * 86_400)) {
+  init(database: Database, logger: Logger, minuteRetention: Duration = .seconds(7 * 86_400), hourRetention: Duration = .seconds(90 * 86_400)) {
     self.database = database
     self.logger = logger
     self.minuteRetention = minuteRetention
@@ -128,7 +128,7 @@ public struct AggregateStore: Sendable {
 
   private func resolveSeriesOnce(_ keys: [SeriesKey]) async throws -> [SeriesKey: Int64] {
     var found: [SeriesKey: Int64] = [:]
-    let missing = self.seriesIDs.withLock { cache in
+    let missing = self.seriesIDs.ids.withLock { cache in
       keys.filter { key in
         if let id = cache[key] { found[key] = id; return false }
         return true
@@ -160,11 +160,16 @@ public struct AggregateStore: Sendable {
       found[SeriesKey(tenant: tenant, kind: kind, workflowOrRoute: name, stepID: step)] = id
     }
     let resolved = found
-    self.seriesIDs.withLock { cache in
+    self.seriesIDs.ids.withLock { cache in
       if cache.count > 100_000 { cache.removeAll() }
       for (key, id) in resolved { cache[key] = id }
     }
     guard missing.allSatisfy({ found[$0] != nil }) else { throw MaestroError(.aborted, "series were created concurrently; retry the batch") }
     return found
   }
+}
+
+/// Series ids by key, shared by the copies of an ``AggregateStore`` (a series never changes id).
+final class SeriesCache: Sendable {
+  let ids = Mutex<[SeriesKey: Int64]>([:])
 }

@@ -2,14 +2,14 @@ import Foundation
 import MaestroProtos
 
 /// One series: (tenant, kind, workflow or route, step id).
-public struct SeriesKey: Sendable, Hashable, Comparable {
-  public var tenant: String
-  public var kind: OutcomeKindName
-  public var workflowOrRoute: String
+struct SeriesKey: Sendable, Hashable, Comparable {
+  var tenant: String
+  var kind: OutcomeKindName
+  var workflowOrRoute: String
   /// Steps only; empty otherwise.
-  public var stepID: String
+  var stepID: String
 
-  public static func < (lhs: Self, rhs: Self) -> Bool {
+  static func < (lhs: Self, rhs: Self) -> Bool {
     (lhs.tenant, lhs.kind.rawValue, lhs.workflowOrRoute, lhs.stepID) < (rhs.tenant, rhs.kind.rawValue, rhs.workflowOrRoute, rhs.stepID)
   }
 }

@@ -5,37 +5,37 @@ import MaestroKit
 import PostgresNIO
 
 /// A notification receiver as the evaluator and dispatcher use it.
-public struct ReceiverRecord: Sendable, Hashable {
-  public var id: UUID
-  public var tenant: String
-  public var name: String
-  public var type: NotificationRenderer.ReceiverType
-  public var url: String
-  public var secretRef: String?
+struct ReceiverRecord: Sendable, Hashable {
+  var id: UUID
+  var tenant: String
+  var name: String
+  var type: NotificationRenderer.ReceiverType
+  var url: String
+  var secretRef: String?
   /// Empty = all severities.
-  public var severities: [SLODefinition.Severity]
-  public var matchers: [LabelMatcher]
-  public var sendResolved: Bool
-  public var escalateAfter: Duration?
-  public var nextReceiverID: UUID?
-  public var createdAt: Date
+  var severities: [SLODefinition.Severity]
+  var matchers: [LabelMatcher]
+  var sendResolved: Bool
+  var escalateAfter: Duration?
+  var nextReceiverID: UUID?
+  var createdAt: Date
 
-  public func routes(severity: SLODefinition.Severity, labels: [String: String]) -> Bool {
+  func routes(severity: SLODefinition.Severity, labels: [String: String]) -> Bool {
     (self.severities.isEmpty || self.severities.contains(severity)) && LabelMatcher.all(self.matchers, match: labels)
   }
 }
 
 /// An active or expired silence.
-public struct SilenceRecord: Sendable, Hashable {
-  public var id: UUID
-  public var matchers: [LabelMatcher]
-  public var startsAt: Date
-  public var endsAt: Date
-  public var comment: String
-  public var createdBy: String
-  public var createdAt: Date
+struct SilenceRecord: Sendable, Hashable {
+  var id: UUID
+  var matchers: [LabelMatcher]
+  var startsAt: Date
+  var endsAt: Date
+  var comment: String
+  var createdBy: String
+  var createdAt: Date
 
-  public func isActive(at now: Date) -> Bool { self.startsAt <= now && now < self.endsAt }
+  func isActive(at now: Date) -> Bool { self.startsAt <= now && now < self.endsAt }
 }
 
 /// The `receivers` and `silences` tables.

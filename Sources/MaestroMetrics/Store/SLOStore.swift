@@ -8,24 +8,26 @@ import SwiftProtobuf
 
 /// The `slos` table. The definition is stored as the SLO's canonical proto JSON in `spec`, with
 /// objective and window also in their own columns (for operators' SQL).
-public struct SLOStore: Sendable {
+struct SLOStore: Sendable {
   let database: Database
   let logger: Logger
 
-  public struct Stored: Sendable {
-    public var id: UUID
-    public var tenant: String
-    public var definition: SLODefinition
-    public var source: String
-    public var createdAt: Date
-    public var updatedAt: Date
+  struct Stored: Sendable {
+    var id: UUID
+    var tenant: String
+    var definition: SLODefinition
+    var source: String
+    var createdAt: Date
+    var updatedAt: Date
   }
 
   static let columns = "id, tenant, spec::text, source, created_at, updated_at"
 
   static func decode(_ row: PostgresRow) throws -> Stored {
     let (id, tenant, spec, source, created, updated) = try row.decode((UUID, String, String, String, Date, Date).self)
-    let proto = try Maestro_Metrics_V1_SLO(jsonString: spec, options: .init(ignoreUnknownFields: true))
+    var options = JSONDecodingOptions()
+    options.ignoreUnknownFields = true
+    let proto = try Maestro_Metrics_V1_SLO(jsonString: spec, options: options)
     return Stored(id: id, tenant: tenant, definition: try SLODefinition(proto: proto), source: source, createdAt: created, updatedAt: updated)
   }
 

@@ -34,6 +34,7 @@ struct WorkflowMetrics: Sendable {
   }
 
   func runFinished(_ run: RunRecord, status: RunStatus) {
+    self.reporter?.report(Self.outcome(run, status: status))
     let status = status.rawValue.lowercased()
     self.registry.makeCounter(
       descriptor: self.descriptor("runs_finished", "total", "Runs that reached a terminal status."),
@@ -49,7 +50,6 @@ struct WorkflowMetrics: Sendable {
     if let slaMet = run.slaMet, slaMet {
       self.sla(workflow: run.workflowName, met: true)
     }
-    self.reporter?.report(Self.outcome(run, status: status))
   }
 
   /// A finished run as metrics-service's outcome event.

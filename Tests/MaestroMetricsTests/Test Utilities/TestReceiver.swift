@@ -8,10 +8,18 @@ import Synchronization
 /// A local HTTP receiver on port 0: answers 503 to its first `failures` POSTs, then 200, and
 /// keeps every body it was sent (including the refused ones).
 final class TestReceiver: Sendable {
-  private let state: Mutex<(remainingFailures: Int, bodies: [String], accepted: [String], headers: [[String: String]])>
+  final class State: Sendable {
+    let value: Mutex<(remainingFailures: Int, bodies: [String], accepted: [String], headers: [[String: String]])>
+    init(failures: Int) { self.value = Mutex((failures, [], [], [])) }
+    func withLock<T>(_ body: (inout (remainingFailures: Int, bodies: [String], accepted: [String], headers: [[String: String]])) -> T) -> T {
+      self.value.withLock { body(&$0) }
+    }
+  }
+
+  private let state: State
   let url: String
 
-  private init(url: String, failures: Int, state: Mutex<(remainingFailures: Int, bodies: [String], accepted: [String], headers: [[String: String]])>) {
+  private init(url: String, state: State) {
     self.url = url
     self.state = state
   }
@@ -21,7 +29,7 @@ final class TestReceiver: Sendable {
   var headers: [[String: String]] { self.state.withLock { $0.headers } }
 
   static func with<Result: Sendable>(failures: Int = 0, _ body: @Sendable (TestReceiver) async throws -> Result) async throws -> Result {
-    let state = Mutex<(remainingFailures: Int, bodies: [String], accepted: [String], headers: [[String: String]])>((failures, [], [], []))
+    let state = State(failures: failures)
     let router = Router()
     router.post("/hook") { request, _ -> Response in
       let buffer = try await request.body.collect(upTo: 1 << 20)
@@ -54,7 +62,7 @@ final class TestReceiver: Sendable {
       }
       var iterator = ports.makeAsyncIterator()
       guard let port = await iterator.next() else { throw CancellationError() }
-      let receiver = TestReceiver(url: "http://127.0.0.1:\(port)/hook", failures: failures, state: state)
+      let receiver = TestReceiver(url: "http://127.0.0.1:\(port)/hook", state: state)
       let result: Swift.Result<Result, any Error>
       do { result = .success(try await body(receiver)) } catch { result = .failure(error) }
       await group.triggerGracefulShutdown()
