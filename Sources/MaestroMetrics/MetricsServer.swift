@@ -92,7 +92,7 @@ struct RollupWorker: Service {
       } catch {
         self.logger.error("rollup failed", metadata: ["error": "\(error)"])
       }
-      try? await Task.sleep(for: self.interval)
+      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
     }
   }
 }

@@ -91,9 +91,13 @@ struct MetricsProcessTests {
                 }
               }, metadata: auth)
               for _ in 0..<10 { _ = try await workflows.startRun(.with { $0.workflowName = "always-fails" }, metadata: auth) }
-              #expect(try await eventually(timeout: .seconds(60)) {
+              let notified = try await eventually(timeout: .seconds(60)) {
                 hook.accepted.contains { $0.contains("workflow-success-rate") && $0.contains("page-fast") }
-              }, "no alert reached the webhook:\n\(metrics.output.suffix(3000))")
+              }
+              if !notified {
+                let status = try? await api.getSLOStatus(.with { $0.sloName = "workflow-success-rate" }, metadata: auth).status
+                Issue.record("no alert reached the webhook; status \(String(describing: status)); receiver saw \(hook.attempts) requests\nworkflow-service:\n\(workflow.output.suffix(4000))\nmetrics-service:\n\(metrics.output.suffix(2000))")
+              }
               let alerts = try await api.listAlerts(.with { $0.sloName = "workflow-success-rate" }, metadata: auth).alerts
               #expect(alerts.contains { $0.windowName == "page-fast" && $0.state == .firing })
             }

@@ -28,7 +28,7 @@ struct AlertEvaluator: Service {
       } catch {
         self.logger.error("alert evaluation failed", metadata: ["error": "\(error)"])
       }
-      try? await Task.sleep(for: self.interval)
+      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
     }
   }
 
@@ -164,11 +164,11 @@ struct AlertEvaluator: Service {
     for receiver in receivers {
       let firingHere = firing.filter { receiver.routes(severity: alerts[$0].severity, labels: alerts[$0].labels) }.map { alerts[$0] }
       if !firingHere.isEmpty {
-        try await self.enqueue(receiver: receiver, kind: "firing", groupKey: groupKey, alerts: firingHere, dedupe: "firing:" + firingHere.map { $0.id.uuidString.lowercased() }.sorted().joined(separator: ","), on: connection)
+        try await self.enqueue(receiver: receiver, kind: "firing", groupKey: groupKey, alerts: firingHere, dedupe: "firing:" + firingHere.map { $0.id.uuidString.lowercased() }.sorted().joined(separator: ","), now: now, on: connection)
       }
       let resolvedHere = resolved.filter { receiver.sendResolved && receiver.routes(severity: alerts[$0].severity, labels: alerts[$0].labels) }.map { alerts[$0] }
       if !resolvedHere.isEmpty {
-        try await self.enqueue(receiver: receiver, kind: "resolved", groupKey: groupKey, alerts: resolvedHere, dedupe: "resolved:" + resolvedHere.map { $0.id.uuidString.lowercased() }.sorted().joined(separator: ","), on: connection)
+        try await self.enqueue(receiver: receiver, kind: "resolved", groupKey: groupKey, alerts: resolvedHere, dedupe: "resolved:" + resolvedHere.map { $0.id.uuidString.lowercased() }.sorted().joined(separator: ","), now: now, on: connection)
       }
     }
     for index in firing {
@@ -190,7 +190,7 @@ struct AlertEvaluator: Service {
       _ = try await connection.query(
         "UPDATE alerts SET escalation_level = \(alerts[index].escalationLevel), escalated_at = \(now) WHERE tenant = \(tenant) AND id = \(alert.id)", logger: self.logger
       ).collect()
-      try await self.enqueue(receiver: next, kind: "escalation", groupKey: groupKey, alerts: [alerts[index]], dedupe: "escalation:\(alert.id.uuidString.lowercased()):\(alerts[index].escalationLevel)", on: connection)
+      try await self.enqueue(receiver: next, kind: "escalation", groupKey: groupKey, alerts: [alerts[index]], dedupe: "escalation:\(alert.id.uuidString.lowercased()):\(alerts[index].escalationLevel)", now: now, on: connection)
       self.logger.notice("alert escalated", metadata: ["tenant": "\(tenant)", "slo": "\(slo.name)", "alert_id": "\(alert.id)", "receiver": "\(next.name)"])
     }
   }
@@ -207,7 +207,7 @@ struct AlertEvaluator: Service {
     return current
   }
 
-  func enqueue(receiver: ReceiverRecord, kind: String, groupKey: String, alerts: [AlertRow], dedupe: String, on connection: PostgresConnection) async throws {
+  func enqueue(receiver: ReceiverRecord, kind: String, groupKey: String, alerts: [AlertRow], dedupe: String, now: Date, on connection: PostgresConnection) async throws {
     let notified = alerts.map {
       NotifiedAlert(
         id: $0.id.uuidString.lowercased(), fingerprint: $0.fingerprint, status: $0.state == .resolved ? "resolved" : "firing", severity: $0.severity,
@@ -218,8 +218,8 @@ struct AlertEvaluator: Service {
     let key = dedupe.count > 512 ? "\(kind):" + Fingerprint.of(["ids": dedupe]) : dedupe
     _ = try await connection.query(
       """
-      INSERT INTO notification_outbox (tenant, receiver_id, alert_id, kind, dedupe_key, payload)
-      VALUES (\(receiver.tenant), \(receiver.id), \(alerts[0].id), \(kind), \(key), \(text)::jsonb)
+      INSERT INTO notification_outbox (tenant, receiver_id, alert_id, kind, dedupe_key, payload, next_attempt_at)
+      VALUES (\(receiver.tenant), \(receiver.id), \(alerts[0].id), \(kind), \(key), \(text)::jsonb, \(now))
       ON CONFLICT (tenant, receiver_id, dedupe_key) DO NOTHING
       """,
       logger: self.logger

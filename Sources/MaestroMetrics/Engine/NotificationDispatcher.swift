@@ -50,7 +50,7 @@ struct NotificationDispatcher: Service {
       } catch {
         self.logger.error("notification dispatch failed", metadata: ["error": "\(error)"])
       }
-      try? await Task.sleep(for: self.interval)
+      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
     }
   }
 

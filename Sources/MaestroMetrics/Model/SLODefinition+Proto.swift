@@ -75,7 +75,7 @@ extension SLODefinition {
     try Self.checkLabels(slo.alerting.labels, field: "slo.alerting.labels")
     self.init(
       name: slo.name, description: slo.description_p, filter: filter, good: good, excludeCancelled: sli.excludeCancelled,
-      objective: slo.objectivePercent / 100, window: window, alerting: alerting, labels: slo.labels
+      objective: (slo.objectivePercent / 100 * 1e12).rounded() / 1e12, window: window, alerting: alerting, labels: slo.labels
     )
   }
 

@@ -5,9 +5,11 @@ import PostgresNIO
 
 /// SQL of the `alerts` table.
 enum AlertQueries {
+  /// Columns of `alerts a`.
   static let columns = """
-    id, fingerprint, rule, severity, state, labels::text, annotations::text, pending_since, fired_at, resolved_at, last_notified_at,
-    acknowledged_at IS NOT NULL, escalation_level, escalated_at, suppressed, silence_id, coalesce((observed->>'burn_rate')::float8, 0)
+    a.id, a.fingerprint, a.rule, a.severity, a.state, a.labels::text, a.annotations::text, a.pending_since, a.fired_at, a.resolved_at,
+    a.last_notified_at, a.acknowledged_at IS NOT NULL, a.escalation_level, a.escalated_at, a.suppressed, a.silence_id,
+    coalesce((a.observed->>'burn_rate')::float8, 0)
     """
 
   static func decode(_ row: PostgresRow) throws -> AlertEvaluator.AlertRow {
@@ -34,7 +36,7 @@ enum AlertQueries {
 
   static func open(tenant: String, sloID: UUID, on connection: PostgresConnection, logger: Logger) async throws -> [String: AlertEvaluator.AlertRow] {
     let rows = try await connection.query(
-      "SELECT \(unescaped: Self.columns) FROM alerts WHERE tenant = \(tenant) AND slo_id = \(sloID) AND state <> 'resolved' FOR UPDATE", logger: logger
+      "SELECT \(unescaped: Self.columns) FROM alerts a WHERE a.tenant = \(tenant) AND a.slo_id = \(sloID) AND a.state <> 'resolved' FOR UPDATE", logger: logger
     ).collect()
     var result: [String: AlertEvaluator.AlertRow] = [:]
     for row in rows {

@@ -166,7 +166,7 @@ struct ReceiverStore: Sendable {
   func expireSilence(tenant: String, id: UUID, now: Date) async throws {
     let rows = try await self.database.client.query(
       """
-      UPDATE silences SET ends_at = greatest(starts_at + interval '1 microsecond', least(ends_at, \(now))), updated_at = now()
+      UPDATE silences SET starts_at = least(starts_at, \(now) - interval '1 millisecond'), ends_at = least(ends_at, \(now)), updated_at = now()
       WHERE tenant = \(tenant) AND id = \(id) RETURNING 1
       """,
       logger: self.logger
