@@ -5,10 +5,12 @@ import MaestroCore
 import MaestroKit
 import MaestroProtos
 import PostgresNIO
+import Prometheus
 import SwiftProtobuf
 
 /// `make bench-metrics`: ingest rate through the RecordEvents handler (protobuf decode,
-/// validation, aggregation, the Postgres upserts; not the HTTP/2 transport) and SLO status
+/// validation, aggregation, the Postgres upserts and the exported Prometheus series; not the
+/// HTTP/2 transport) and SLO status
 /// latency over 30 days of 1-minute data for 100 series.
 public enum MetricsBenchmark {
   public struct Options: Sendable {
@@ -28,8 +30,10 @@ public enum MetricsBenchmark {
     configuration.maxConnections = options.concurrency + 4
     let database = Database(configuration: configuration, logger: logger)
     // Minutes are kept for the whole range, so the generated 30 days stay readable.
+    // The exported outcome counters and histograms are updated as in production.
     let engine = MetricsEngine(
-      database: database, minuteRetention: .seconds(Int64(options.days + 1) * 86_400), hourRetention: .seconds(400 * 86_400), outcomeMetrics: nil, logger: logger)
+      database: database, minuteRetention: .seconds(Int64(options.days + 1) * 86_400), hourRetention: .seconds(400 * 86_400),
+      outcomeMetrics: OutcomeMetrics(registry: PrometheusCollectorRegistry()), logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await database.client.run() }
       defer { group.cancelAll() }

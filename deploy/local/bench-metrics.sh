@@ -13,9 +13,13 @@ port=${MAESTRO_BENCH_METRICS_PG_PORT:-55437}
 dir=.local/postgres-bench-metrics
 seconds=${MAESTRO_BENCH_SECONDS:-10}
 
-swift build -c release --product metrics-service >&2
-swift build -c release --product migration-service >&2
-bin=$(swift build -c release --show-bin-path)
+# MAESTRO_BENCH_SCRATCH_PATH builds in its own folder (e.g. .build-release), so a running
+# debug build or test run does not hold the build lock.
+scratch=()
+[ -z "${MAESTRO_BENCH_SCRATCH_PATH:-}" ] || scratch=(--scratch-path "$MAESTRO_BENCH_SCRATCH_PATH")
+swift build -c release "${scratch[@]}" --product metrics-service >&2
+swift build -c release "${scratch[@]}" --product migration-service >&2
+bin=$(swift build -c release "${scratch[@]}" --show-bin-path)
 
 rm -rf "$dir"
 deploy/local/postgres.sh start --dir "$dir" --port "$port" >&2
