@@ -96,6 +96,9 @@ struct OutcomeReporterTests {
         var configuration = OutcomeReporter.Configuration()
         configuration.batchSize = 100
         configuration.flushInterval = .milliseconds(20)
+        // Generous: the shared build machine can be very slow; nothing here waits for it to pass.
+        configuration.sendTimeout = .seconds(60)
+        configuration.maxAttempts = 10
         let client = GRPCClient(transport: try .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext))
         let reporter = OutcomeReporter(
           sink: MetricsServiceSink(client: client, tokens: StaticToken(value: token)), configuration: configuration, registry: registry,
@@ -103,7 +106,7 @@ struct OutcomeReporterTests {
         let reporterGroup = ServiceGroup(services: [reporter], logger: Logger(label: "test"))
         group.addTask { try await reporterGroup.run() }
         for index in 0..<1234 { reporter.report(Self.event(index)) }
-        #expect(try await eventually {
+        #expect(try await eventually(timeout: .seconds(120)) {
           let rows = try await h.engine.database.client.query("SELECT coalesce(sum(total), 0)::bigint FROM series_minute").collect()
           return try rows.first?.decode(Int64.self) == 1234
         })

@@ -35,9 +35,10 @@ struct MigrationRunnerTests {
       #expect(ledger.count == total)
       #expect(ledger.contains("workflow-service:1:expand:64"))
 
+      let latest = Dictionary(uniqueKeysWithValues: try ManagedService.loadAll(root: TestEnvironment.servicesRoot).map { ($0.schema, $0.migrations.map(\.version).max() ?? 0) })
       for schema in TestDatabase.schemas {
         let version = try await Self.adminQuery(db, "SELECT version::text FROM \(schema).maestro_schema_version")
-        #expect(version == ["1"], "\(schema)")
+        #expect(version == ["\(latest[schema] ?? 0)"], "\(schema)")
         let owner = try await Self.adminQuery(db, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = '\(schema)'")
         #expect(owner == [db.role(for: schema)])
       }
@@ -78,10 +79,12 @@ struct MigrationRunnerTests {
       var services = try ManagedService.loadAll(root: TestEnvironment.servicesRoot)
       try await db.migrate(services: services)
       let index = try #require(services.firstIndex { $0.name == "metrics-service" })
+      let applied = services[index].migrations.map(\.version).max() ?? 0
+      let fileName = String(format: "%04d_broken.sql", applied + 1)
       services[index].migrations.append(try Migration(
         service: "metrics-service",
-        fileName: "0002_broken.sql",
-        path: "metrics-service/migrations/0002_broken.sql",
+        fileName: fileName,
+        path: "metrics-service/migrations/\(fileName)",
         contents: "CREATE TABLE half_done (id int);\n\nALTER TABLE no_such_table ADD COLUMN x int;\n"
       ))
       let error = await #expect(throws: MigrationError.self) { try await db.migrate(services: services) }
@@ -89,11 +92,11 @@ struct MigrationRunnerTests {
         Issue.record("expected statementFailed, got \(String(describing: error))")
         return
       }
-      #expect(path == "metrics-service/migrations/0002_broken.sql")
+      #expect(path == "metrics-service/migrations/\(fileName)")
       #expect(line == 3)
       #expect(message.contains("no_such_table"))
       #expect(try await Self.adminQuery(db, "SELECT coalesce(to_regclass('metrics.half_done')::text, 'absent')") == ["absent"])
-      #expect(try await Self.adminQuery(db, "SELECT version::text FROM metrics.maestro_schema_version") == ["1"])
+      #expect(try await Self.adminQuery(db, "SELECT version::text FROM metrics.maestro_schema_version") == ["\(applied)"])
     }
   }
 
