@@ -17,9 +17,12 @@ seconds=${MAESTRO_BENCH_SECONDS:-10}
 # debug build or test run does not hold the build lock.
 scratch=()
 [ -z "${MAESTRO_BENCH_SCRATCH_PATH:-}" ] || scratch=(--scratch-path "$MAESTRO_BENCH_SCRATCH_PATH")
-swift build -c release "${scratch[@]}" --product metrics-service >&2
-swift build -c release "${scratch[@]}" --product migration-service >&2
-bin=$(swift build -c release "${scratch[@]}" --show-bin-path)
+# MAESTRO_BENCH_CONFIGURATION=debug gives indicative figures without a release build.
+configuration=${MAESTRO_BENCH_CONFIGURATION:-release}
+swift build -c "$configuration" "${scratch[@]}" --product metrics-service >&2
+swift build -c "$configuration" "${scratch[@]}" --product migration-service >&2
+bin=$(swift build -c "$configuration" "${scratch[@]}" --show-bin-path)
+echo "build: $configuration"
 
 rm -rf "$dir"
 deploy/local/postgres.sh start --dir "$dir" --port "$port" >&2
