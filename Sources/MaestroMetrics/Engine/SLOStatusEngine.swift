@@ -21,7 +21,11 @@ struct SLOStatusEngine: Sendable {
     let windows = slo.statusWindows
     let ranges = [AggregateStore.TimeRange(start: now.addingTimeInterval(-slo.window.seconds), end: now.addingTimeInterval(0.001))]
       + windows.map { AggregateStore.TimeRange(start: now.addingTimeInterval(-$0.seconds), end: now.addingTimeInterval(0.001)) }
-    let counts = try await self.store.counts(tenant: tenant, filter: slo.filter, ranges: ranges, now: now)
+    var latency = AggregateStore.LatencyNeed.none
+    if case .latencyBelow(let milliseconds) = slo.good {
+      latency = .below(buckets: LatencyHistogram.bucketsAtOrBelow(thresholdMilliseconds: milliseconds) ?? 0)
+    }
+    let counts = try await self.store.counts(tenant: tenant, filter: slo.filter, ranges: ranges, now: now, latency: latency)
     return Self.snapshot(slo: slo, windows: windows, counts: counts, now: now)
   }
 

@@ -17,8 +17,18 @@ extension AggregateStore {
     return try rows.first?.decode(Date.self)
   }
 
+  /// How much of the latency histogram a read needs: summing the 21 array elements of every
+  /// row dominates a 30-day read, so an SLO reads only what its SLI uses.
+  enum LatencyNeed: Sendable, Hashable {
+    case none
+    /// Only events in the first `buckets` buckets, returned collapsed into bucket 0.
+    case below(buckets: Int)
+    case all
+  }
+
   /// Counts of the series matching `filter` in `tenant`, for each of `ranges`, in one statement.
-  func counts(tenant: String, filter: SLODefinition.SeriesFilter, ranges: [TimeRange], now: Date) async throws -> [OutcomeCounts] {
+  func counts(tenant: String, filter: SLODefinition.SeriesFilter, ranges: [TimeRange], now: Date, latency: LatencyNeed = .all) async throws -> [OutcomeCounts] {
+    let columns = Self.sumColumns(latency)
     let completed = try await self.completedUpto() ?? .distantPast
     let minuteFloor = now.addingTimeInterval(-self.minuteRetention.seconds)
     var bindings = PostgresBindings()
@@ -34,7 +44,7 @@ extension AggregateStore {
       bindings.append(end)
       let b = bindings.count
       parts.append(
-        "SELECT \(index) AS i, \(Self.sumColumns) FROM \(table) WHERE tenant = $1 AND series_id IN (SELECT id FROM s) AND bucket_start >= $\(a) AND bucket_start < $\(b)"
+        "SELECT \(index) AS i, \(columns) FROM \(table) WHERE tenant = $1 AND series_id IN (SELECT id FROM s) AND bucket_start >= $\(a) AND bucket_start < $\(b)"
       )
     }
     for (index, range) in ranges.enumerated() {
@@ -70,13 +80,18 @@ extension AggregateStore {
     return result
   }
 
-  /// `sum()` of every counter and of each histogram bucket, as bigint.
-  static let sumColumns: String = {
+  /// `sum()` of every counter and of the histogram buckets `latency` asks for, as bigint.
+  static func sumColumns(_ latency: LatencyNeed) -> String {
     let counters = ["total", "success", "failed", "timed_out", "sla_met", "sla_missed", "sum_duration_ms"]
       .map { "coalesce(sum(\($0)), 0)::bigint" }
-    let buckets = (1...21).map { "coalesce(sum(latency_buckets[\($0)]), 0)::bigint" }
+    let buckets: [String]
+    switch latency {
+    case .none: buckets = []
+    case .below(let count): buckets = ["coalesce(sum(" + (1...max(1, min(21, count))).map { "latency_buckets[\($0)]" }.joined(separator: " + ") + "), 0)::bigint"]
+    case .all: buckets = (1...21).map { "coalesce(sum(latency_buckets[\($0)]), 0)::bigint" }
+    }
     return (counters + buckets).joined(separator: ", ")
-  }()
+  }
 
   static func decodeCounts(_ row: PostgresRow) throws -> (Int, OutcomeCounts) {
     var cells = row.makeIterator()
@@ -92,7 +107,11 @@ extension AggregateStore {
     counts.slaMissed = values[5]
     counts.sumDurationMilliseconds = values[6]
     counts.cancelled = counts.total - counts.success - counts.failed
-    counts.latency = LatencyHistogram(counts: Array(values[7..<28]))
+    if values.count == 28 {
+      counts.latency = LatencyHistogram(counts: Array(values[7..<28]))
+    } else if values.count == 8 {
+      counts.latency.counts[0] = values[7]
+    }
     return (index, counts)
   }
 
