@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations bench-gateway
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations bench-gateway bench-metrics promtool
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench-auth  token issuance and verification rates (release build, private Postgres)"
 	@echo "make bench-workflow  engine workflows/s vs a pgbench ceiling (release build, private Postgres)"
 	@echo "make bench-gateway  a backend RPC direct vs through the gateway (h2load), plus a REST GET"
+	@echo "make bench-metrics  metrics ingest events/s and SLO status latency (release build, private Postgres)"
 
 deps:
 	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
@@ -24,7 +25,7 @@ build: deps
 run: build
 	deploy/local/suite.sh "$$(swift build --show-bin-path)"
 
-test: deps
+test: deps promtool
 	deploy/local/test.sh
 
 protos:
@@ -51,3 +52,10 @@ lint-migrations: deps
 
 bench-gateway: deps
 	deploy/local/bench-gateway.sh
+
+bench-metrics:
+	deploy/local/bench-metrics.sh
+
+# promtool (Debian's prometheus package) for the Prometheus rules tests; installed when missing.
+promtool:
+	deploy/local/ensure-promtool.sh

@@ -50,6 +50,7 @@ extension Target.Dependency {
   static let asyncHTTPClient: Self = .product(name: "AsyncHTTPClient", package: "async-http-client")
   static let nioCore: Self = .product(name: "NIOCore", package: "swift-nio")
   static let nioPosix: Self = .product(name: "NIOPosix", package: "swift-nio")
+  static let nioHTTP1: Self = .product(name: "NIOHTTP1", package: "swift-nio")
   static let yams: Self = .product(name: "Yams", package: "Yams")
 }
 
@@ -99,7 +100,7 @@ let targets: [Target] = [
     swiftSettings: swiftSettings
   ),
   .target(name: "MaestroScheduler", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
-  .target(name: "MaestroMetrics", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
+  .target(name: "MaestroMetrics", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .swiftProtobuf, .prometheus, .asyncHTTPClient, .crypto, .yams, .nioCore, .argumentParser, .nioHTTP1], swiftSettings: swiftSettings),
   .target(name: "MaestroMigration", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .crypto, .argumentParser], swiftSettings: swiftSettings),
 
   .executableTarget(name: "auth-gateway", dependencies: ["MaestroAuth", "MaestroKit", .argumentParser], path: "Sources/auth-gateway", swiftSettings: swiftSettings),
@@ -107,7 +108,7 @@ let targets: [Target] = [
   .executableTarget(name: "auth-bench", dependencies: ["MaestroAuth", "MaestroKit", "MaestroCore", "MaestroProtos", .logging], path: "Sources/auth-bench", swiftSettings: swiftSettings),
   .executableTarget(name: "workflow-service", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser], path: "Sources/workflow-service", swiftSettings: swiftSettings),
   .executableTarget(name: "scheduler", dependencies: ["MaestroScheduler", "MaestroKit", .argumentParser], path: "Sources/scheduler", swiftSettings: swiftSettings),
-  .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", .argumentParser], path: "Sources/metrics-service", swiftSettings: swiftSettings),
+  .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", "MaestroProtos", .argumentParser, .logging, .grpcCore, .grpcHTTP2, .swiftProtobuf], path: "Sources/metrics-service", swiftSettings: swiftSettings),
   .executableTarget(name: "maestro-bench", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser, .logging], path: "Sources/maestro-bench", swiftSettings: swiftSettings),
   .executableTarget(name: "migration-service", dependencies: ["MaestroMigration", "MaestroKit", .argumentParser], path: "Sources/migration-service", swiftSettings: swiftSettings),
 
@@ -155,6 +156,15 @@ let targets: [Target] = [
     dependencies: [
       "MaestroWorkflow", "MaestroWorkflowModel", "MaestroKit", "MaestroTestSupport", "MaestroProtos",
       .grpcCore, .grpcInProcess, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle,
+    ],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroMetricsTests",
+    dependencies: [
+      "MaestroMetrics", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
+      .grpcCore, .grpcInProcess, .grpcHTTP2, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .prometheus,
+      .hummingbird, .nioCore, .asyncHTTPClient, .crypto,
     ],
     swiftSettings: swiftSettings
   ),

@@ -21,6 +21,8 @@ public enum WorkflowServer {
     public var workflowsDirectory: String
     /// Tenant the reference workflows are registered for at startup; empty = none.
     public var referenceTenant: String
+    /// Where finished runs are reported (metrics-service); nil = not reported.
+    public var reporter: ReporterOptions.Settings? = nil
   }
 
   /// What workflow-service runs inside its host.
@@ -31,12 +33,18 @@ public enum WorkflowServer {
     engineDatabase.sessionSettings = [("maestro.tenant", "*")]
     engineDatabase.maxConnections = settings.engine.executors * settings.engine.parallelism + 3
     let engineDB = Database(configuration: engineDatabase, logger: host.logger)
+    var reporter: OutcomeReporter?
+    do {
+      reporter = try settings.reporter?.makeReporter(registry: host.registry, logger: host.logger)
+    } catch {
+      host.logger.error("outcome reporting disabled: cannot create the metrics-service client", metadata: ["error": "\(error)"])
+    }
     let engine = WorkflowEngine(
       api: host.database,
       engine: engineDB,
       definitions: DefinitionStore(logger: host.logger),
       configuration: settings.engine,
-      metrics: WorkflowMetrics(registry: host.registry),
+      metrics: WorkflowMetrics(registry: host.registry, reporter: reporter),
       logger: host.logger
     )
     let installer = ReferenceWorkflows(engine: engine, directory: settings.workflowsDirectory + "/reference", tenant: settings.referenceTenant)
@@ -45,7 +53,7 @@ public enum WorkflowServer {
       servedServiceNames: [Maestro_Workflow_V1_WorkflowService.descriptor.fullyQualifiedService],
       policy: .maestro,
       requiredSchemaVersion: self.requiredSchemaVersion,
-      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() })]
+      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() })] + (reporter.map { [$0] } ?? [])
     )
   }
 }

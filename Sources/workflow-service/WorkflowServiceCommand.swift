@@ -16,12 +16,14 @@ struct WorkflowServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the service (default).")
     @OptionGroup var options: ServiceOptions
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var reporter: ReporterOptions
 
     func run() async throws {
-      let settings: WorkflowServer.Settings
+      var settings: WorkflowServer.Settings
       do {
         let identity = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
         settings = try self.engine.resolve(environment: ProcessInfo.processInfo.environment, identity: identity)
+        settings.reporter = try self.reporter.resolve(serviceName: "workflow-service", environment: ProcessInfo.processInfo.environment)
       } catch {
         FileHandle.standardError.write(Data("workflow-service: \(error)\n".utf8))
         throw ExitCode(2)

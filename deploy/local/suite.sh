@@ -71,6 +71,9 @@ export MAESTRO_BOOTSTRAP_SECRETS_DIR="$state/secrets"
 # Where the gateway forwards each backend's RPCs (a comma-separated list spreads the calls).
 export MAESTRO_WORKFLOW_SERVICE_ADDRESS=127.0.0.1:9101 MAESTRO_SCHEDULER_ADDRESS=127.0.0.1:9102
 export MAESTRO_METRICS_SERVICE_ADDRESS=127.0.0.1:9103 MAESTRO_MIGRATION_SERVICE_ADDRESS=127.0.0.1:9104
+# workflow-service reports finished runs to metrics-service as its bootstrapped service account
+# (client secret in $state/secrets/workflow-service.secret, the reporter's default).
+export MAESTRO_METRICS_TARGET=127.0.0.1:9103 MAESTRO_AUTH_TARGET=127.0.0.1:9090
 
 for entry in "${services[@]}"; do
   read -r name grpc admin schema <<<"$entry"

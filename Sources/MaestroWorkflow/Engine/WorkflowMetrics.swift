@@ -1,6 +1,9 @@
 import Foundation
+import MaestroKit
+import MaestroProtos
 import MaestroWorkflowModel
 import Prometheus
+import SwiftProtobuf
 
 /// Run and step outcomes as Prometheus metrics (served on the admin port's /metrics):
 /// - `maestro_workflow_runs_started_total{workflow}`
@@ -9,8 +12,13 @@ import Prometheus
 /// - `maestro_workflow_run_sla_total{workflow,result}` (`met` / `missed`)
 /// - `maestro_workflow_steps_finished_total{workflow,type,status}`
 /// - `maestro_workflow_leases_expired_total`
+///
+/// With a ``reporter``, every finished run is also sent to metrics-service as an outcome event
+/// (asynchronously; the reporter never blocks).
 struct WorkflowMetrics: Sendable {
   let registry: PrometheusCollectorRegistry
+  /// Where finished runs are reported (metrics-service); nil = not reported.
+  var reporter: OutcomeReporter? = nil
 
   private static let durationBuckets: [Duration] = [
     .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
@@ -26,6 +34,7 @@ struct WorkflowMetrics: Sendable {
   }
 
   func runFinished(_ run: RunRecord, status: RunStatus) {
+    self.reporter?.report(Self.outcome(run, status: status))
     let status = status.rawValue.lowercased()
     self.registry.makeCounter(
       descriptor: self.descriptor("runs_finished", "total", "Runs that reached a terminal status."),
@@ -40,6 +49,27 @@ struct WorkflowMetrics: Sendable {
     }
     if let slaMet = run.slaMet, slaMet {
       self.sla(workflow: run.workflowName, met: true)
+    }
+  }
+
+  /// A finished run as metrics-service's outcome event.
+  static func outcome(_ run: RunRecord, status: RunStatus) -> Maestro_Metrics_V1_OutcomeEvent {
+    .with {
+      $0.kind = .run
+      $0.tenant = run.tenant
+      $0.workflow = run.workflowName
+      switch status {
+      case .completed: $0.status = .succeeded
+      case .failed: $0.status = .failed
+      case .cancelled: $0.status = .cancelled
+      case .timedOut: $0.status = .timedOut
+      case .queued, .running: $0.status = .unspecified
+      }
+      let finished = run.finishedAt ?? Date()
+      let seconds = max(0, finished.timeIntervalSince(run.startedAt ?? run.createdAt))
+      $0.duration = Google_Protobuf_Duration(seconds: Int64(seconds), nanos: Int32((seconds - seconds.rounded(.down)) * 1e9))
+      if run.slaDeadline != nil, let met = run.slaMet { $0.slaMet = met }
+      $0.occurredAt = Google_Protobuf_Timestamp(date: finished)
     }
   }
 
