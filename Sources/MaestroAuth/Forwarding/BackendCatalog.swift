@@ -1,5 +1,5 @@
 public import GRPCCore
-public import MaestroProtos
+import MaestroProtos
 
 /// One backend gRPC service the gateway forwards: which process serves it and its methods,
 /// straight from the generated descriptors (`…Service.Method.descriptors`).

@@ -15,6 +15,8 @@ extension WorkflowEngine {
     var stepType: String
     var leaseToken: UUID
     var input: JSONValue
+    /// When this attempt's claim started it.
+    var startedAt: Date
   }
 
   /// Claims up to `limit` ready built-in steps: one statement, `FOR UPDATE SKIP LOCKED` over the
@@ -31,15 +33,15 @@ extension WorkflowEngine {
             WHERE status = 'READY' AND task_queue = '' AND visible_at <= now()
             ORDER BY visible_at LIMIT \(limit) FOR UPDATE SKIP LOCKED) c
       WHERE s.tenant = c.tenant AND s.run_id = c.run_id AND s.step_id = c.step_id AND s.attempt = c.attempt
-      RETURNING s.tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.lease_token, s.input::text
+      RETURNING s.tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.lease_token, s.input::text, s.started_at
       """,
       logger: self.logger
     )
     var claimed: [ClaimedStep] = []
-    for try await (tenant, runID, stepID, attempt, stepType, token, input) in rows.decode((String, UUID, String, Int, String, UUID, String?).self) {
+    for try await (tenant, runID, stepID, attempt, stepType, token, input, startedAt) in rows.decode((String, UUID, String, Int, String, UUID, String?, Date).self) {
       claimed.append(ClaimedStep(
         tenant: tenant, runID: runID, stepID: stepID, attempt: attempt, stepType: stepType, leaseToken: token,
-        input: try input.map { try JSONValue(jsonText: $0) } ?? .object([:])
+        input: try input.map { try JSONValue(jsonText: $0) } ?? .object([:]), startedAt: startedAt
       ))
     }
     return claimed
@@ -99,7 +101,7 @@ extension WorkflowEngine {
   func recordBatch(_ results: [(ClaimedStep, BuiltinExecutor.Result)]) async throws {
     guard !results.isEmpty else { return }
     let now = self.now()
-    let (finished, stepStatuses, ready) = try await self.engine.withTransaction { connection in
+    let (finished, stepOutcomes, ready) = try await self.engine.withTransaction { connection in
       var runKeys: [RunKey: Int] = [:]
       for (step, _) in results where runKeys[RunKey(tenant: step.tenant, id: step.runID)] == nil {
         runKeys[RunKey(tenant: step.tenant, id: step.runID)] = runKeys.count
@@ -135,7 +137,7 @@ extension WorkflowEngine {
       let accepted = try await self.fencedUpdates(results, now: now, on: connection)
       var transactions: [RunTransaction] = []
       var indexOfRun: [RunKey: Int] = [:]
-      var stepStatuses: [(workflow: String, type: String, status: StepStatus)] = []
+      var stepOutcomes: [WorkflowMetrics.StepOutcome] = []
       for (step, result) in results {
         let key = RunKey(tenant: step.tenant, id: step.runID)
         guard accepted.contains(StepKey(run: key, step: step.stepID, attempt: step.attempt)), let run = runs[key] else { continue }
@@ -149,16 +151,16 @@ extension WorkflowEngine {
           record.apply(result, now: now)
         }
         try await self.applyAccepted(result, to: step, in: &transactions[index])
-        if let status = result.stepStatus { stepStatuses.append((run.workflowName, step.stepType, status)) }
+        if let outcome = result.stepOutcome(step, workflow: run.workflowName, now: now) { stepOutcomes.append(outcome) }
       }
       for index in transactions.indices { try await transactions[index].advance() }
       try await RunTransaction.flush(&transactions, on: connection, logger: self.logger)
       let finished = transactions.compactMap { transaction in transaction.finishedStatus.map { (transaction.run, $0) } }
-      return (finished, stepStatuses, transactions.contains { $0.scheduledReadyWork })
+      return (finished, stepOutcomes, transactions.contains { $0.scheduledReadyWork })
     }
     if ready { self.readyWorkCommitted() }
     // After the commit: metrics, and the timer loop learns of new sleeps.
-    for (workflow, type, status) in stepStatuses { self.metrics.stepFinished(workflow: workflow, type: type, status: status) }
+    for outcome in stepOutcomes { self.metrics.stepFinished(outcome) }
     for (run, status) in finished { self.metrics.runFinished(run, status: status) }
     if results.contains(where: { if case .wait = $0.1 { true } else { false } }) { self.timerWakeup.signal() }
   }
@@ -209,22 +211,23 @@ extension WorkflowEngine {
   /// Returns false when the attempt was fenced off (lease lost, run cancelled or finished).
   @discardableResult
   func recordAttempt(_ step: ClaimedStep, result: BuiltinExecutor.Result) async throws -> Bool {
-    let outcome: (accepted: Bool, run: RunRecord?, finished: RunStatus?, stepStatus: StepStatus?, ready: Bool) = try await self.engine.withTransaction { connection in
+    let now = self.now()
+    let outcome: (accepted: Bool, run: RunRecord?, finished: RunStatus?, step: WorkflowMetrics.StepOutcome?, ready: Bool) = try await self.engine.withTransaction { connection in
       guard let run = try await RunTransaction.lockRun(tenant: step.tenant, id: step.runID, on: connection, logger: self.logger) else {
         return (false, nil, nil, nil, false)
       }
       let workflow = try await self.definitions.compiled(tenant: run.tenant, name: run.workflowName, version: run.workflowVersion, on: connection)
-      var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: self.now())
+      var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: now)
       let accepted = try await self.applyResult(result, to: step, in: &transaction)
       guard accepted else { return (false, nil, nil, nil, false) }
       try await transaction.advance()
       try await transaction.flush()
-      return (true, transaction.run, transaction.finishedStatus, result.stepStatus, transaction.scheduledReadyWork)
+      return (true, transaction.run, transaction.finishedStatus, result.stepOutcome(step, workflow: run.workflowName, now: now), transaction.scheduledReadyWork)
     }
     if outcome.ready { self.readyWorkCommitted() }
     if outcome.accepted, case .wait = result { self.timerWakeup.signal() }
     if outcome.accepted, let run = outcome.run {
-      if let status = outcome.stepStatus { self.metrics.stepFinished(workflow: run.workflowName, type: step.stepType, status: status) }
+      if let stepOutcome = outcome.step { self.metrics.stepFinished(stepOutcome) }
       if let finished = outcome.finished { self.metrics.runFinished(run, status: finished) }
     }
     return outcome.accepted
@@ -322,5 +325,16 @@ extension BuiltinExecutor.Result {
     case .failed: .failed
     case .wait: nil
     }
+  }
+
+  /// The finished attempt for metrics (nil while it waits).
+  func stepOutcome(_ step: WorkflowEngine.ClaimedStep, workflow: String, now: Date) -> WorkflowMetrics.StepOutcome? {
+    guard let status = self.stepStatus else { return nil }
+    var errorClass: String?
+    if case .failed(let failure) = self { errorClass = failure.errorClass.rawValue }
+    return WorkflowMetrics.StepOutcome(
+      tenant: step.tenant, workflow: workflow, stepID: step.stepID, type: step.stepType, status: status, errorClass: errorClass,
+      startedAt: step.startedAt, finishedAt: now
+    )
   }
 }

@@ -51,15 +51,19 @@ extension WorkflowEngine {
         UPDATE step_executions SET status = 'COMPLETED', output = \(JSONValue.object(["woke_at": .string(Timestamps.format(fireAt))]).jsonText)::jsonb,
           finished_at = \(transaction.now)
         WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt) AND status = 'WAITING'
-        RETURNING 1
+        RETURNING started_at
         """,
         logger: self.logger
       ).collect()
-      guard !rows.isEmpty else { return }
+      guard let row = rows.first else { return }
+      let startedAt = try row.decode(Date?.self, context: .default)
       transaction.deleteTimers(step: stepID, attempt: attempt)
       transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["fire_at": .string(Timestamps.format(fireAt))])
       transaction.record("STEP_COMPLETED", step: stepID, attempt: attempt, payload: ["output": ["woke_at": .string(Timestamps.format(fireAt))]])
-      self.metrics.stepFinished(workflow: transaction.run.workflowName, type: "sleep", status: .completed)
+      self.metrics.stepFinished(.init(
+        tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID, type: "sleep", status: .completed,
+        startedAt: startedAt, finishedAt: transaction.now
+      ))
       try await transaction.advance()
     case "step_timeout":
       guard let stepID, let attempt else { return }
@@ -70,13 +74,18 @@ extension WorkflowEngine {
           finished_at = \(transaction.now), lease_token = NULL, lease_expires_at = NULL
         WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt)
           AND status IN ('RUNNING', 'WAITING')
-        RETURNING 1
+        RETURNING started_at
         """,
         logger: self.logger
       ).collect()
-      guard !rows.isEmpty else { return }
+      guard let row = rows.first else { return }
+      let startedAt = try row.decode(Date?.self, context: .default)
       transaction.deleteTimers(step: stepID, attempt: attempt)
-      self.metrics.stepFinished(workflow: transaction.run.workflowName, type: transaction.workflow.steps[stepID]?.type.rawValue ?? "", status: .timedOut)
+      self.metrics.stepFinished(.init(
+        tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID,
+        type: transaction.workflow.steps[stepID]?.type.rawValue ?? "", status: .timedOut, errorClass: "timeout",
+        startedAt: startedAt, finishedAt: transaction.now
+      ))
       try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
       try await transaction.advance()
     case "run_timeout":

@@ -82,11 +82,48 @@ struct WorkflowMetrics: Sendable {
     ).increment()
   }
 
-  func stepFinished(workflow: String, type: String, status: StepStatus) {
+  /// A finished step attempt.
+  struct StepOutcome: Sendable {
+    var tenant: String
+    var workflow: String
+    var stepID: String
+    var type: String
+    var status: StepStatus
+    /// The failure's error class (user, platform, timeout), when it failed.
+    var errorClass: String?
+    /// When the attempt started running (its claim), if known.
+    var startedAt: Date?
+    var finishedAt: Date
+  }
+
+  func stepFinished(_ step: StepOutcome) {
+    self.reporter?.report(Self.outcome(step))
     self.registry.makeCounter(
       descriptor: self.descriptor("steps_finished", "total", "Step attempts that finished."),
-      labels: [("workflow", workflow), ("type", type), ("status", status.rawValue.lowercased())]
+      labels: [("workflow", step.workflow), ("type", step.type), ("status", step.status.rawValue.lowercased())]
     ).increment()
+  }
+
+  /// A finished step attempt as metrics-service's outcome event.
+  static func outcome(_ step: StepOutcome) -> Maestro_Metrics_V1_OutcomeEvent {
+    .with {
+      $0.kind = .step
+      $0.tenant = step.tenant
+      $0.workflow = step.workflow
+      $0.stepID = step.stepID
+      switch step.status {
+      case .completed: $0.status = .succeeded
+      case .failed: $0.status = .failed
+      case .cancelled: $0.status = .cancelled
+      case .timedOut: $0.status = .timedOut
+      case .skipped: $0.status = .skipped
+      default: $0.status = .unspecified
+      }
+      if let errorClass = step.errorClass { $0.code = errorClass }
+      let seconds = max(0, step.finishedAt.timeIntervalSince(step.startedAt ?? step.finishedAt))
+      $0.duration = Google_Protobuf_Duration(seconds: Int64(seconds), nanos: Int32((seconds - seconds.rounded(.down)) * 1e9))
+      $0.occurredAt = Google_Protobuf_Timestamp(date: step.finishedAt)
+    }
   }
 
   func leasesExpired(_ count: Int) {

@@ -1,5 +1,5 @@
 import Foundation
-public import GRPCCore
+import GRPCCore
 public import Hummingbird
 public import Logging
 import MaestroCore

@@ -108,7 +108,7 @@ extension BackendRoute {
           body: .query, summary: "List SLOs"),
     .make("GET", "/v1/slos:status", MT.ListSLOStatuses.descriptor, Maestro_Metrics_V1_ListSLOStatusesRequest.self, Maestro_Metrics_V1_ListSLOStatusesResponse.self,
           body: .query, summary: "Every SLO's current status and error budget"),
-    .make("GET", "/v1/slos:prometheusRules", MT.ExportPrometheusRules.descriptor, Maestro_Metrics_V1_ExportPrometheusRulesRequest.self, Maestro_Metrics_V1_ExportPrometheusRulesResponse.self,
+    .make("GET", "/v1/slos:prometheus-rules", MT.ExportPrometheusRules.descriptor, Maestro_Metrics_V1_ExportPrometheusRulesRequest.self, Maestro_Metrics_V1_ExportPrometheusRulesResponse.self,
           body: .query, aliases: ["slo": "slo_names"], summary: "Prometheus recording and alerting rules for SLOs"),
     .make("GET", "/v1/slos/{name}", MT.GetSLO.descriptor, Maestro_Metrics_V1_GetSLORequest.self, Maestro_Metrics_V1_GetSLOResponse.self,
           body: .query, pathFields: ["name": "name"], summary: "Get an SLO"),
