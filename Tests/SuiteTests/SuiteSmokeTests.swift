@@ -83,7 +83,8 @@ struct SuiteSmokeTests {
           let adminPort = try await process.port("admin_port")
           grpcPorts[process.name] = grpcPort
 
-          let status = try await HealthProbe.check(target: "127.0.0.1:\(grpcPort)")
+          // A generous deadline: the whole test suite runs in parallel with these five processes.
+          let status = try await HealthProbe.check(target: "127.0.0.1:\(grpcPort)", timeout: .seconds(30))
           #expect(status == .serving, "\(process.name)")
 
           let metrics = try await Self.get("http://127.0.0.1:\(adminPort)/metrics")
