@@ -28,6 +28,7 @@ public enum WorkflowBenchmark {
     duration: Duration,
     starters: Int,
     executors: Int,
+    batchSize: Int = 64,
     logger: Logger
   ) async throws -> Report {
     var apiConfig = database
@@ -39,7 +40,7 @@ public enum WorkflowBenchmark {
     let engineDB = Database(configuration: engineConfig, logger: logger)
     var configuration = EngineConfiguration(identity: "bench")
     configuration.executors = executors
-    configuration.batchSize = 64
+    configuration.batchSize = batchSize
     let engine = WorkflowEngine(
       api: api, engine: engineDB, definitions: DefinitionStore(logger: logger), configuration: configuration,
       metrics: WorkflowMetrics(registry: PrometheusCollectorRegistry()), logger: logger

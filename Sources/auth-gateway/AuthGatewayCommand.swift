@@ -15,6 +15,7 @@ struct AuthGatewayCommand: AsyncParsableCommand {
   struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the service (default).")
     @OptionGroup var options: ServiceOptions
+    @OptionGroup var reporter: ReporterOptions
 
     @Option(help: "REST (JSON) port (0 picks a free port). [MAESTRO_REST_PORT, default 8080]")
     var restPort: Int?
@@ -24,10 +25,12 @@ struct AuthGatewayCommand: AsyncParsableCommand {
       let restPort: Int
       var service: ServiceConfiguration
       let gateway: GatewayConfiguration
+      let reporting: ReporterOptions.Settings?
       do {
         restPort = try ConfigurationResolver(environment: environment).resolve(self.restPort, env: "MAESTRO_REST_PORT", default: GatewayServer.defaultRESTPort)
         service = try self.options.resolve(defaults: GatewayServer.defaults, environment: environment)
         gateway = try GatewayConfiguration.fromEnvironment(environment, restPort: restPort)
+        reporting = try self.reporter.resolve(serviceName: "auth-gateway", environment: environment)
       } catch {
         FileHandle.standardError.write(Data("auth-gateway: \(error)\n".utf8))
         throw ExitCode(2)
@@ -39,7 +42,15 @@ struct AuthGatewayCommand: AsyncParsableCommand {
       let keyRing = KeyRing()
       try await MaestroMain.serve(configuration: service, jwksFetcher: keyRing) { host in
         let runtime = GatewayRuntime(configuration: gateway, database: host.database, logger: host.logger, keyRing: keyRing)
-        return try GatewayServer.components(host: host, runtime: runtime, restPort: restPort)
+        guard let reporting else { return try GatewayServer.components(host: host, runtime: runtime, restPort: restPort) }
+        // Request outcomes go to metrics-service as the gateway's own service account (its token
+        // comes from this gateway's Token RPC once it serves; until then batches wait and retry).
+        let reporter = try reporting.makeReporter(registry: host.registry, logger: host.logger)
+        var components = try GatewayServer.components(
+          host: host, runtime: runtime, restPort: restPort, reporter: MetricsGatewayOutcomeReporter(reporter: reporter)
+        )
+        components.backgroundServices.insert(reporter, at: 0)
+        return components
       }
     }
   }

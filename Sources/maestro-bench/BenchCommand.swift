@@ -20,15 +20,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds of load.") var seconds: Int = 10
     @Option(help: "Concurrent run starters (StartRun callers).") var starters: Int = 32
     @Option(help: "Engine executor loops.") var executors: Int = 4
+    @Option(help: "Steps each executor claims (and records) per batch.") var batchSize: Int = 256
 
     func run() async throws {
       var logger = Logger(label: "bench")
       logger.logLevel = .warning
       let database = try DatabaseConfiguration(url: self.databaseURL, schema: "workflow")
       let report = try await WorkflowBenchmark.run(
-        database: database, duration: .seconds(self.seconds), starters: self.starters, executors: self.executors, logger: logger
+        database: database, duration: .seconds(self.seconds), starters: self.starters, executors: self.executors, batchSize: self.batchSize, logger: logger
       )
-      print("load: \(self.starters) concurrent starters, \(self.executors) executor loops (batch 64), \(self.seconds) s")
+      print("load: \(self.starters) concurrent starters, \(self.executors) executor loops (batch \(self.batchSize)), \(self.seconds) s")
       print(report)
       print(String(format: "WORKFLOWS_PER_SECOND=%.0f", report.perSecond))
     }

@@ -14,7 +14,8 @@ import PostgresNIO
 struct Bootstrapper: Sendable {
   let runtime: GatewayRuntime
 
-  static let backends = ["workflow-service", "scheduler", "metrics-service", "migration-service"]
+  /// The backends, and the gateway itself (it reports request outcomes to metrics-service).
+  static let backends = ["workflow-service", "scheduler", "metrics-service", "migration-service", "auth-gateway"]
   static let lockKey: Int64 = 0x6d61_6573_626f_6f74  // "maesboot"
 
   func run() async throws {

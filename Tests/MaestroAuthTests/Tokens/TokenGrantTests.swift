@@ -56,7 +56,7 @@ struct TokenGrantTests {
   @Test("client_credentials: each bootstrapped backend gets a platform-operator token with its secret file")
   func clientCredentials() async throws {
     try await GatewayFixture.with { gateway in
-      for name in ["workflow-service", "scheduler", "metrics-service", "migration-service"] {
+      for name in ["workflow-service", "scheduler", "metrics-service", "migration-service", "auth-gateway"] {
         let secret = try String(contentsOfFile: gateway.directory + "/secrets/\(name).secret", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let response = try await gateway.api.token(.with {
           $0.grantType = "client_credentials"
