@@ -97,10 +97,10 @@ ok_count() { # admin_port: GetWorkflow ok count
 # run name url [h2load options…]: prints "name rate p50 p99" from h2load's per-request log.
 run() {
   local name=$1 url=$2; shift 2
-  local log="$state/$name.log"
-  h2load -n "$requests" -c 16 -m 32 -t 1 --log-file="$log" "$@" "$url" >"$state/$name.out" 2>&1 \
-    || { cat "$state/$name.out" >&2; exit 1; }
-  python3 - "$name" "$log" "$state/$name.out" <<'PY2'
+  local log="$state/h2load-$name.log"
+  h2load -n "$requests" -c 16 -m 32 -t 1 --log-file="$log" "$@" "$url" >"$state/h2load-$name.out" 2>&1 \
+    || { cat "$state/h2load-$name.out" >&2; exit 1; }
+  python3 - "$name" "$log" "$state/h2load-$name.out" <<'PY2'
 import re, sys
 name, log, out = sys.argv[1:4]
 durations = sorted(int(line.split()[2]) for line in open(log) if line.strip())
