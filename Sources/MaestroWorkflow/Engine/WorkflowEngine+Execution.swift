@@ -17,6 +17,8 @@ extension WorkflowEngine {
     var input: JSONValue
     /// When this attempt's claim started it.
     var startedAt: Date
+
+    var key: StepKey { StepKey(run: RunKey(tenant: self.tenant, id: self.runID), step: self.stepID, attempt: self.attempt) }
   }
 
   /// Claims up to `limit` ready built-in steps: one statement, `FOR UPDATE SKIP LOCKED` over the
@@ -111,7 +113,7 @@ extension WorkflowEngine {
       var runs: [RunKey: RunRecord] = [:]
       let runRows = try await connection.query(
         """
-        SELECT \(unescaped: RunRecord.columns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        SELECT \(unescaped: RunRecord.columnsOfR)
         FROM runs r JOIN unnest(\(tenants)::text[], \(ids)::uuid[]) AS k(tenant, id) ON r.tenant = k.tenant AND r.id = k.id
         ORDER BY r.id FOR UPDATE OF r
         """,
@@ -124,7 +126,7 @@ extension WorkflowEngine {
       var steps: [RunKey: [StepRecord]] = [:]
       let stepRows = try await connection.query(
         """
-        SELECT s.tenant, s.run_id, \(unescaped: StepRecord.columns.split(separator: ",").map { "s." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", "))
+        SELECT s.tenant, s.run_id, \(unescaped: StepRecord.columnsOfS)
         FROM step_executions s JOIN unnest(\(tenants)::text[], \(ids)::uuid[]) AS k(tenant, id) ON s.tenant = k.tenant AND s.run_id = k.id
         """,
         logger: self.logger
@@ -139,8 +141,8 @@ extension WorkflowEngine {
       var indexOfRun: [RunKey: Int] = [:]
       var stepOutcomes: [WorkflowMetrics.StepOutcome] = []
       for (step, result) in results {
-        let key = RunKey(tenant: step.tenant, id: step.runID)
-        guard accepted.contains(StepKey(run: key, step: step.stepID, attempt: step.attempt)), let run = runs[key] else { continue }
+        let key = step.key.run
+        guard accepted.contains(step.key), let run = runs[key] else { continue }
         if indexOfRun[key] == nil {
           let workflow = try await self.definitions.compiled(tenant: run.tenant, name: run.workflowName, version: run.workflowVersion, on: connection)
           indexOfRun[key] = transactions.count
@@ -165,8 +167,9 @@ extension WorkflowEngine {
     if results.contains(where: { if case .wait = $0.1 { true } else { false } }) { self.timerWakeup.signal() }
   }
 
-  /// The attempts of `results` still RUNNING under their lease token, updated with their outcome
-  /// in one statement; returns those that were (the others were fenced off).
+  /// The attempts of `results` still RUNNING under their lease token (fencing), updated with
+  /// their outcome in one statement; returns those that were (the others lost their lease, or
+  /// the run was cancelled or finished).
   private func fencedUpdates(_ results: [(ClaimedStep, BuiltinExecutor.Result)], now: Date, on connection: PostgresConnection) async throws -> Set<StepKey> {
     var tenants: [String] = [], runs: [UUID] = [], stepIDs: [String] = [], attempts: [Int] = [], tokens: [UUID] = []
     var statuses: [String] = [], outputs: [String] = [], errors: [String] = [], classes: [String] = [], finished: [Bool] = []
@@ -236,16 +239,8 @@ extension WorkflowEngine {
   /// Writes the attempt's row (fenced by its lease token) and the consequences of its result.
   func applyResult(_ result: BuiltinExecutor.Result, to step: ClaimedStep, in transaction: inout RunTransaction) async throws -> Bool {
     let now = transaction.now
-    let connection = transaction.connection
-    let accepted: Bool
-    switch result {
-    case .completed(let output):
-      accepted = try await self.fencedUpdate(step, on: connection, status: .completed, output: output, finishedAt: now)
-    case .wait:
-      accepted = try await self.fencedUpdate(step, on: connection, status: .waiting)
-    case .failed(let failure):
-      accepted = try await self.fencedUpdate(step, on: connection, status: .failed, error: failure, finishedAt: now)
-    }
+    let accepted = try await self.fencedUpdates([(step, result)], now: now, on: transaction.connection)
+      .contains(step.key)
     guard accepted else { return false }
     transaction.noteStoredChange(step: step.stepID, attempt: step.attempt) { $0.apply(result, now: now) }
     try await self.applyAccepted(result, to: step, in: &transaction)
@@ -292,30 +287,6 @@ extension WorkflowEngine {
     }
   }
 
-  /// Updates the attempt only while it is RUNNING under `step.leaseToken` (fencing): false
-  /// when the lease was lost or the run moved on.
-  private func fencedUpdate(
-    _ step: ClaimedStep,
-    on connection: PostgresConnection,
-    status: StepStatus,
-    output: JSONValue? = nil,
-    error: StepFailure? = nil,
-    finishedAt: Date? = nil
-  ) async throws -> Bool {
-    let rows = try await connection.query(
-      """
-      UPDATE step_executions
-      SET status = \(status.rawValue), output = \(output?.jsonText)::jsonb, error = \(error?.json.jsonText)::jsonb,
-          error_class = \(error?.errorClass.rawValue), finished_at = \(finishedAt),
-          lease_token = NULL, lease_expires_at = NULL
-      WHERE tenant = \(step.tenant) AND run_id = \(step.runID) AND step_id = \(step.stepID) AND attempt = \(step.attempt)
-        AND status = 'RUNNING' AND lease_token = \(step.leaseToken)
-      RETURNING 1
-      """,
-      logger: self.logger
-    ).collect()
-    return !rows.isEmpty
-  }
 }
 
 extension BuiltinExecutor.Result {

@@ -98,6 +98,23 @@ extension [StepRecord] {
   }
 }
 
+extension String {
+  /// A column list with every column qualified by `alias` (`a, b::text` → `r.a, r.b::text`).
+  fileprivate func qualified(by alias: String) -> String {
+    self.split(separator: ",").map { "\(alias)." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+  }
+}
+
+extension RunRecord {
+  /// ``columns`` of the runs table aliased `r` (batch queries join it).
+  static let columnsOfR = RunRecord.columns.qualified(by: "r")
+}
+
+extension StepRecord {
+  /// ``columns`` of the step_executions table aliased `s`.
+  static let columnsOfS = StepRecord.columns.qualified(by: "s")
+}
+
 /// A run's key (runs are unique per tenant).
 struct RunKey: Hashable, Sendable {
   var tenant: String
