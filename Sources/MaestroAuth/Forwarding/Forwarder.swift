@@ -65,30 +65,15 @@ public struct Forwarder: Sendable {
     messages: RPCAsyncSequence<[UInt8], any Error>,
     timeout: Duration?
   ) async throws -> Exchange {
-    let metadata = try await self.outboundMetadata(inbound, method: method.fullyQualifiedMethod)
-    let client = try self.pool.client(for: backend)
-    return try await self.pool.tracking {
-      try await Self.mapErrors {
-        try await client.bidirectionalStreaming(
-          request: StreamingClientRequest(of: [UInt8].self, metadata: metadata) { writer in
-            for try await message in messages { try await writer.write(message) }
-          },
-          descriptor: method,
-          serializer: RawMessageCodec(),
-          deserializer: RawMessageCodec(),
-          options: Self.options(timeout: timeout)
-        ) { response in
-          let contents = try response.accepted.get()
-          var exchange = Exchange(metadata: ForwardedMetadata.filter(contents.metadata), messages: [], trailers: [:])
-          for try await part in contents.bodyParts {
-            switch part {
-            case .message(let message): exchange.messages.append(message)
-            case .trailingMetadata(let trailers): exchange.trailers = ForwardedMetadata.filter(trailers)
-            }
-          }
-          return exchange
+    try await self.relay(method: method, backend: backend, metadata: inbound, messages: messages, timeout: timeout) { contents in
+      var exchange = Exchange(metadata: ForwardedMetadata.filter(contents.metadata), messages: [], trailers: [:])
+      for try await part in contents.bodyParts {
+        switch part {
+        case .message(let message): exchange.messages.append(message)
+        case .trailingMetadata(let trailers): exchange.trailers = ForwardedMetadata.filter(trailers)
         }
       }
+      return exchange
     }
   }
 
@@ -102,6 +87,28 @@ public struct Forwarder: Sendable {
     timeout: Duration?,
     onMessage: @escaping @Sendable ([UInt8]) async throws -> Void
   ) async throws -> Metadata {
+    try await self.relay(method: method, backend: backend, metadata: inbound, messages: messages, timeout: timeout) { contents in
+      var result = ForwardedMetadata.filter(contents.metadata)
+      for try await part in contents.bodyParts {
+        switch part {
+        case .message(let message): try await onMessage(message)
+        case .trailingMetadata(let trailers): result.add(contentsOf: ForwardedMetadata.filter(trailers))
+        }
+      }
+      return result
+    }
+  }
+
+  /// The one forwarding path: outbound metadata, the backend's client, in-flight tracking and
+  /// error mapping around a raw-bytes bidirectional call; `handle` reads the accepted response.
+  private func relay<Result: Sendable>(
+    method: MethodDescriptor,
+    backend: String,
+    metadata inbound: Metadata,
+    messages: RPCAsyncSequence<[UInt8], any Error>,
+    timeout: Duration?,
+    handle: @escaping @Sendable (StreamingClientResponse<[UInt8]>.Contents) async throws -> Result
+  ) async throws -> Result {
     let metadata = try await self.outboundMetadata(inbound, method: method.fullyQualifiedMethod)
     let client = try self.pool.client(for: backend)
     return try await self.pool.tracking {
@@ -115,15 +122,7 @@ public struct Forwarder: Sendable {
           deserializer: RawMessageCodec(),
           options: Self.options(timeout: timeout)
         ) { response in
-          let contents = try response.accepted.get()
-          var result = ForwardedMetadata.filter(contents.metadata)
-          for try await part in contents.bodyParts {
-            switch part {
-            case .message(let message): try await onMessage(message)
-            case .trailingMetadata(let trailers): result.add(contentsOf: ForwardedMetadata.filter(trailers))
-            }
-          }
-          return result
+          try await handle(try response.accepted.get())
         }
       }
     }
