@@ -30,13 +30,7 @@ trap 'deploy/local/postgres.sh stop --dir "$dir" --port "$port" >&2' EXIT
 admin=$(deploy/local/postgres.sh url --dir "$dir" --port "$port")
 MAESTRO_ADMIN_DATABASE_URL="$admin" "$bin/migration-service" migrate >/dev/null
 
-export PGPASSWORD
-PGPASSWORD=$(cat "$dir/superuser.password")
-psql -h 127.0.0.1 -p "$port" -U postgres -d maestro -qc "CREATE TABLE IF NOT EXISTS public.bench_ceiling (id bigserial PRIMARY KEY, v int)"
-echo "INSERT INTO public.bench_ceiling (v) VALUES (1);" > "$dir/insert.sql"
-pgbench_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pgbench
-ceiling=$("$pgbench_bin" -h 127.0.0.1 -p "$port" -U postgres -n -c 8 -j 2 -T "$seconds" -f "$dir/insert.sql" maestro 2>/dev/null \
-  | awk '/^tps/ {print int($3)}')
+ceiling=$(deploy/local/pgbench-ceiling.sh --dir "$dir" --port "$port" --seconds "$seconds")
 echo "ceiling: pgbench single-row INSERT commits/s (8 clients): $ceiling"
 
 out=$("$bin/metrics-service" bench --database-url "postgres://maestro_metrics:maestro-metrics-local@127.0.0.1:$port/maestro?sslmode=disable" --seconds "$seconds")
