@@ -10,6 +10,12 @@ public struct EngineOptions: ParsableArguments, Sendable {
   @Option(help: "Steps claimed per statement. [MAESTRO_ENGINE_BATCH_SIZE, default 32]")
   public var engineBatchSize: Int?
 
+  @Option(help: "StartRun group commit: batches written concurrently per replica. [MAESTRO_ENGINE_START_WRITERS, default 2]")
+  public var engineStartWriters: Int?
+
+  @Option(help: "StartRun group commit: most starts of one tenant in one batch. [MAESTRO_ENGINE_START_BATCH_SIZE, default 64]")
+  public var engineStartBatchSize: Int?
+
   @Option(help: "Lease on a claimed step; an expired lease is re-queued to another replica. [MAESTRO_ENGINE_LEASE, default 10s]")
   public var engineLease: String?
 
@@ -26,9 +32,13 @@ public struct EngineOptions: ParsableArguments, Sendable {
     var engine = EngineConfiguration(identity: identity)
     engine.executors = try env.resolve(self.engineExecutors, env: "MAESTRO_ENGINE_EXECUTORS", default: 4)
     engine.batchSize = try env.resolve(self.engineBatchSize, env: "MAESTRO_ENGINE_BATCH_SIZE", default: 32)
+    engine.startWriters = try env.resolve(self.engineStartWriters, env: "MAESTRO_ENGINE_START_WRITERS", default: 2)
+    engine.startBatchSize = try env.resolve(self.engineStartBatchSize, env: "MAESTRO_ENGINE_START_BATCH_SIZE", default: 64)
     engine.lease = try env.resolveDuration(self.engineLease, env: "MAESTRO_ENGINE_LEASE", default: .seconds(10))
     guard (1...64).contains(engine.executors) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_EXECUTORS", message: "must be 1 to 64") }
     guard (1...1000).contains(engine.batchSize) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_BATCH_SIZE", message: "must be 1 to 1000") }
+    guard (1...64).contains(engine.startWriters) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_START_WRITERS", message: "must be 1 to 64") }
+    guard (1...1000).contains(engine.startBatchSize) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_START_BATCH_SIZE", message: "must be 1 to 1000") }
     guard engine.lease >= .seconds(1) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_LEASE", message: "must be at least 1s") }
     return WorkflowServer.Settings(
       engine: engine,

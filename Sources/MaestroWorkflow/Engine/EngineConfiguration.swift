@@ -12,6 +12,10 @@ public struct EngineConfiguration: Sendable {
   /// The longest an idle executor sleeps without a notification (a safety net for a lost
   /// NOTIFY; not a polling interval).
   public var idleWakeup: Duration = .seconds(5)
+  /// StartRun group commit: concurrent `start_runs` writes per replica (each carries a batch).
+  public var startWriters: Int = 2
+  /// StartRun group commit: the most starts of one tenant written together.
+  public var startBatchSize: Int = 64
   /// This replica's name in leases and logs.
   public var identity: String
 

@@ -28,6 +28,8 @@ final class WorkflowEngine: Sendable {
   let timerWakeup = Wakeup()
   /// Asks the runner's notifier to tell the other replicas that work became ready.
   let notifyRequests = Wakeup()
+  /// Writes concurrent StartRun calls of a tenant together (group commit, ``StartBatch``).
+  let starts: GroupCommitter<String, PlannedStart, StartWriteOutcome>
 
   init(
     api: Database,
@@ -47,6 +49,9 @@ final class WorkflowEngine: Sendable {
     self.metrics = metrics
     self.logger = logger
     self.now = now
+    self.starts = GroupCommitter(maxLeaders: configuration.startWriters, maxBatch: configuration.startBatchSize) { [api, logger] tenant, items in
+      await Self.writeStarts(tenant: tenant, items, api: api, logger: logger)
+    }
   }
 
   /// Call after committing a transaction that made steps READY: wakes this replica's executors
@@ -78,11 +83,12 @@ final class WorkflowEngine: Sendable {
 
   /// Starts a run, or returns the run an idempotency key already started.
   ///
-  /// The first transition is planned here, in memory, and written with the run by one
-  /// `start_run` statement: one round trip and one commit per start. The definition comes from
-  /// the compiled cache; "latest" is the cached latest version, which `start_run` checks
-  /// against the table (a newer registration makes it answer 'stale' and the start is planned
-  /// again with the new version).
+  /// The first transition is planned here, in memory, and written with the run by
+  /// `start_runs`, together with the other starts of the tenant that arrive meanwhile (group
+  /// commit: one statement and one commit per batch, see ``GroupCommitter``). The definition
+  /// comes from the compiled cache; "latest" is the cached latest version, which `start_runs`
+  /// checks against the table (a newer registration makes it answer 'stale' and the start is
+  /// planned again with the new version).
   func startRun(tenant: String, _ request: StartRequest) async throws -> (RunRecord, created: Bool) {
     var refreshLatest = false
     for _ in 0..<3 {
@@ -95,12 +101,14 @@ final class WorkflowEngine: Sendable {
           try await self.definitions.compiled(tenant: tenant, name: request.workflowName, version: request.workflowVersion, on: connection)
         }
       }
-      switch try await self.tryStart(tenant: tenant, request, workflow: workflow) {
-      case .created(let run, let finished, let ready):
-        if ready { self.readyWorkCommitted() }
+      let planned = try await self.planStart(tenant: tenant, request, workflow: workflow)
+      switch try await self.starts.submit(planned, key: tenant).get() {
+      case .created:
+        let run = planned.run
+        if planned.transaction.scheduledReadyWork { self.readyWorkCommitted() }
         self.metrics.runStarted(workflow: run.workflowName)
         if run.deadline != nil || run.slaDeadline != nil { self.timerWakeup.signal() }
-        if let finished { self.metrics.runFinished(run, status: finished) }
+        if let finished = planned.transaction.finishedStatus { self.metrics.runFinished(run, status: finished) }
         return (run, true)
       case .exists:
         guard let key = request.idempotencyKey,
@@ -116,13 +124,8 @@ final class WorkflowEngine: Sendable {
     throw MaestroError(.aborted, "workflow '\(request.workflowName)' changed while the run was being started; try again")
   }
 
-  private enum StartOutcome {
-    case created(RunRecord, finished: RunStatus?, ready: Bool)
-    case exists
-    case stale
-  }
-
-  private func tryStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) async throws -> StartOutcome {
+  /// Validates the input and plans the new run's first transition (no database access).
+  private func planStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) async throws -> PlannedStart {
     let input: JSONValue
     switch ParameterValidator.apply(workflow.parameters, to: request.input, path: "input") {
     case .success(let applied): input = applied
@@ -136,36 +139,46 @@ final class WorkflowEngine: Sendable {
       deadline: workflow.runTimeout.map { now.addingTimeInterval($0.seconds) },
       slaDeadline: workflow.sla.map { now.addingTimeInterval($0.seconds) }, slaMet: nil, lastEventSequence: 0, runAttempt: 1
     )
-    return try await self.api.client.withConnection { connection in
-      var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: now, isNew: true)
-      transaction.record("RUN_CREATED", payload: ["input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version))])
-      transaction.record("RUN_STARTED")
-      if let deadline = run.deadline { transaction.addTimer(kind: "run_timeout", fireAt: deadline) }
-      if let slaDeadline = run.slaDeadline { transaction.addTimer(kind: "sla", fireAt: slaDeadline) }
-      try await transaction.advance()
-      let w = transaction.startArguments()
-      let planned = transaction.run
-      let rows = try await connection.query(
-        """
-        SELECT start_run(\(tenant), \(planned.id), \(planned.workflowName), \(planned.workflowVersion)::integer, \(request.workflowVersion == 0),
-          \(planned.status.rawValue), \(planned.input.jsonText)::jsonb, \(planned.output?.jsonText)::jsonb, \(planned.error?.jsonText)::jsonb,
-          \(planned.idempotencyKey), \(planned.startedBy), \(planned.labels.jsonText)::jsonb, \(now), \(planned.finishedAt != nil),
-          \(planned.deadline), \(planned.slaDeadline), \(planned.slaMet), \(planned.lastEventSequence),
-          \(w.stepIDs)::text[], \(w.stepAttempts)::bigint[], \(w.stepTypes)::text[], \(w.stepStatuses)::text[], \(w.stepInputs)::text[],
-          \(w.stepErrors)::text[], \(w.stepErrorClasses)::text[], \(w.stepVisibleAts)::timestamptz[], \(w.stepReady)::bool[],
-          \(w.stepFinished)::bool[], \(w.timerKinds)::text[], \(w.timerFireAts)::timestamptz[], \(w.eventTypes)::text[],
-          \(w.eventSteps)::text[], \(w.eventAttempts)::bigint[], \(w.eventPayloads)::text[])
-        """,
-        logger: self.logger
-      )
-      var answer = ""
-      for try await value in rows.decode(String.self) { answer = value }
-      switch answer {
-      case "created": return .created(planned, finished: transaction.finishedStatus, ready: w.notify)
-      case "exists": return .exists
-      case "stale": return .stale
-      default: throw MaestroError.internal(cause: nil)
+    var transaction = RunTransaction(newRun: run, workflow: workflow, now: now, logger: self.logger)
+    transaction.record("RUN_CREATED", payload: ["input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version))])
+    transaction.record("RUN_STARTED")
+    if let deadline = run.deadline { transaction.addTimer(kind: "run_timeout", fireAt: deadline) }
+    if let slaDeadline = run.slaDeadline { transaction.addTimer(kind: "sla", fireAt: slaDeadline) }
+    try await transaction.advance()
+    return PlannedStart(transaction: transaction, latest: request.workflowVersion == 0)
+  }
+
+  /// The group committer's write: the whole batch in one `start_runs` call; if that fails,
+  /// each start alone, so that one bad start cannot fail the others.
+  private static func writeStarts(
+    tenant: String,
+    _ starts: [PlannedStart],
+    api: Database,
+    logger: Logger
+  ) async -> [Result<StartWriteOutcome, any Error>] {
+    func write(_ starts: [PlannedStart]) async throws -> [StartWriteOutcome] {
+      var batch = StartBatch(tenant: tenant)
+      for start in starts { batch.add(start) }
+      let outcomes = try await api.client.withConnection { try await batch.execute(on: $0, logger: logger) }
+      return try starts.map { start in
+        guard let outcome = outcomes[start.transaction.run.id] else { throw MaestroError.internal(cause: nil) }
+        return outcome
       }
+    }
+    do {
+      return try await write(starts).map { .success($0) }
+    } catch {
+      guard starts.count > 1 else { return [.failure(error)] }
+      logger.debug("start batch failed; writing its starts one by one", metadata: ["batch": "\(starts.count)", "error": "\(String(reflecting: error))"])
+      var results: [Result<StartWriteOutcome, any Error>] = []
+      for start in starts {
+        do {
+          results.append(.success(try await write([start])[0]))
+        } catch {
+          results.append(.failure(error))
+        }
+      }
+      return results
     }
   }
 

@@ -14,13 +14,20 @@ import PostgresNIO
 /// the transitions of many runs with the same statements. Everything commits together:
 /// exactly-once state transitions.
 struct RunTransaction {
-  let connection: PostgresConnection
+  /// The transaction's connection; nil for a new run, whose first transition is planned in
+  /// memory (it reads nothing) and written by a start batch (``StartBatch``).
+  private let openConnection: PostgresConnection?
+  /// The transaction's connection (an existing run's transaction only).
+  var connection: PostgresConnection {
+    guard let connection = self.openConnection else { preconditionFailure("a new run's transition has no connection") }
+    return connection
+  }
   let logger: Logger
   var run: RunRecord
   let workflow: CompiledWorkflow
   let now: Date
   /// The run row is not in the database yet: StartRun builds the first transition in memory
-  /// and writes it with the run in one statement (`start_run`).
+  /// and writes it with the run in one statement (`start_runs`, batched with concurrent starts).
   let isNew: Bool
   /// Stored attempts of the run's steps as this transaction sees them (nil: not loaded yet).
   private var storedSteps: [StepRecord]?
@@ -59,14 +66,25 @@ struct RunTransaction {
     var becameReady: Bool
   }
 
-  init(connection: PostgresConnection, logger: Logger, run: RunRecord, workflow: CompiledWorkflow, now: Date, isNew: Bool = false, steps: [StepRecord]? = nil) {
-    self.connection = connection
+  init(connection: PostgresConnection, logger: Logger, run: RunRecord, workflow: CompiledWorkflow, now: Date, steps: [StepRecord]? = nil) {
+    self.openConnection = connection
     self.logger = logger
     self.run = run
     self.workflow = workflow
     self.now = now
-    self.isNew = isNew
-    self.storedSteps = isNew ? [] : steps
+    self.isNew = false
+    self.storedSteps = steps
+  }
+
+  /// A new run's first transition, planned without a connection.
+  init(newRun run: RunRecord, workflow: CompiledWorkflow, now: Date, logger: Logger) {
+    self.openConnection = nil
+    self.logger = logger
+    self.run = run
+    self.workflow = workflow
+    self.now = now
+    self.isNew = true
+    self.storedSteps = []
   }
 
   /// Locks and reads a run (any tenant: the caller's connection decides what it can see).
@@ -87,8 +105,8 @@ struct RunTransaction {
 
   /// Every attempt of every step, stored and new, as this transaction sees them.
   mutating func steps() async throws -> [StepRecord] {
-    if self.storedSteps == nil {
-      let rows = try await self.connection.query(
+    if self.storedSteps == nil, let connection = self.openConnection {
+      let rows = try await connection.query(
         "SELECT \(unescaped: StepRecord.columns) FROM step_executions WHERE tenant = \(self.run.tenant) AND run_id = \(self.run.id)",
         logger: self.logger
       )
@@ -235,18 +253,12 @@ struct RunTransaction {
   static func flush(_ transactions: inout [RunTransaction], on connection: PostgresConnection, logger: Logger) async throws {
     var writes = BulkWrites()
     for index in transactions.indices {
-      precondition(!transactions[index].isNew, "a new run is written by start_run")
+      precondition(!transactions[index].isNew, "a new run is written by a start batch")
       writes.add(&transactions[index])
     }
     try await writes.execute(on: connection, logger: logger)
   }
 
-  /// The arguments of `start_run` for a new run: the run row and its first transition.
-  mutating func startArguments() -> BulkWrites {
-    var writes = BulkWrites()
-    writes.add(&self)
-    return writes
-  }
 }
 
 /// Column arrays for set-based writes of many runs' transitions (`unnest` on the server).
