@@ -393,6 +393,12 @@ struct BulkWrites {
   }
 
   /// Writes everything: new attempts, cancellations, timers, events, then the run rows.
+  ///
+  /// Timer deletions skip rows another transaction holds: that is the timer loop, which
+  /// claims a due timer before it locks the timer's run. Waiting for it here, with this run
+  /// locked, would deadlock (timer → run there, run → timer here). A skipped timer is deleted
+  /// by the loop that holds it, and every timer handler re-checks the run and the attempt under
+  /// the run lock, so one that outlived its purpose does nothing.
   func execute(on connection: PostgresConnection, logger: Logger) async throws {
     if !self.stepIDs.isEmpty {
       _ = try await connection.query(
@@ -425,8 +431,10 @@ struct BulkWrites {
     if !self.timerRuns.isEmpty {
       _ = try await connection.query(
         """
-        DELETE FROM timers t USING unnest(\(self.timerRunTenants)::text[], \(self.timerRuns)::uuid[]) AS r(tenant, run_id)
-        WHERE t.tenant = r.tenant AND t.run_id = r.run_id
+        DELETE FROM timers WHERE id IN (
+          SELECT t.id FROM timers t JOIN unnest(\(self.timerRunTenants)::text[], \(self.timerRuns)::uuid[]) AS r(tenant, run_id)
+            ON t.tenant = r.tenant AND t.run_id = r.run_id
+          FOR UPDATE OF t SKIP LOCKED)
         """,
         logger: logger
       ).collect()
@@ -434,10 +442,12 @@ struct BulkWrites {
     if !self.timerDeleteRuns.isEmpty {
       _ = try await connection.query(
         """
-        DELETE FROM timers t
-        USING unnest(\(self.timerDeleteTenants)::text[], \(self.timerDeleteRuns)::uuid[], \(self.timerDeleteSteps)::text[],
-          \(self.timerDeleteAttempts)::bigint[]) AS d(tenant, run_id, step_id, attempt)
-        WHERE t.tenant = d.tenant AND t.run_id = d.run_id AND t.step_id = d.step_id AND t.attempt = d.attempt
+        DELETE FROM timers WHERE id IN (
+          SELECT t.id FROM timers t
+          JOIN unnest(\(self.timerDeleteTenants)::text[], \(self.timerDeleteRuns)::uuid[], \(self.timerDeleteSteps)::text[],
+            \(self.timerDeleteAttempts)::bigint[]) AS d(tenant, run_id, step_id, attempt)
+            ON t.tenant = d.tenant AND t.run_id = d.run_id AND t.step_id = d.step_id AND t.attempt = d.attempt
+          FOR UPDATE OF t SKIP LOCKED)
         """,
         logger: logger
       ).collect()
