@@ -20,7 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds of load.") var seconds: Int = 10
     @Option(help: "Concurrent run starters (StartRun callers).") var starters: Int = 32
     @Option(help: "Engine executor loops.") var executors: Int = 4
-    @Option(help: "Steps each executor claims (and records) per batch.") var batchSize: Int = 256
+    @Option(help: "Steps each executor claims (and records) per batch (the service default).") var batchSize: Int = 32
 
     func run() async throws {
       var logger = Logger(label: "bench")
