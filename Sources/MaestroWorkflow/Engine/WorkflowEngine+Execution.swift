@@ -164,7 +164,7 @@ extension WorkflowEngine {
     // After the commit: metrics, and the timer loop learns of new sleeps.
     for outcome in stepOutcomes { self.metrics.stepFinished(outcome) }
     for (run, status) in finished { self.metrics.runFinished(run, status: status) }
-    if results.contains(where: { if case .wait = $0.1 { true } else { false } }) { self.timerWakeup.signal() }
+    if results.contains(where: \.1.armsTimers) { self.timerWakeup.signal() }
   }
 
   /// The attempts of `results` still RUNNING under their lease token (fencing), updated with
@@ -184,7 +184,7 @@ extension WorkflowEngine {
         statuses.append(StepStatus.completed.rawValue); outputs.append(output.jsonText); errors.append(""); classes.append(""); finished.append(true)
       case .failed(let failure):
         statuses.append(StepStatus.failed.rawValue); outputs.append(""); errors.append(failure.json.jsonText); classes.append(failure.errorClass.rawValue); finished.append(true)
-      case .wait:
+      case .wait, .awaitSignal:
         statuses.append(StepStatus.waiting.rawValue); outputs.append(""); errors.append(""); classes.append(""); finished.append(false)
       }
     }
@@ -228,7 +228,7 @@ extension WorkflowEngine {
       return (true, transaction.run, transaction.finishedStatus, result.stepOutcome(step, workflow: run.workflowName, now: now), transaction.scheduledReadyWork)
     }
     if outcome.ready { self.readyWorkCommitted() }
-    if outcome.accepted, case .wait = result { self.timerWakeup.signal() }
+    if outcome.accepted, result.armsTimers { self.timerWakeup.signal() }
     if outcome.accepted, let run = outcome.run {
       if let stepOutcome = outcome.step { self.metrics.stepFinished(stepOutcome) }
       if let finished = outcome.finished { self.metrics.runFinished(run, status: finished) }
@@ -260,6 +260,8 @@ extension WorkflowEngine {
         transaction.addTimer(kind: "step_timeout", fireAt: now.addingTimeInterval(timeout.seconds), step: step.stepID, attempt: step.attempt)
       }
       transaction.record("TIMER_STARTED", step: step.stepID, attempt: step.attempt, payload: ["fire_at": .string(Timestamps.format(until))])
+    case .awaitSignal(let name, let timeoutAt):
+      try await self.beginSignalWait(step: step.stepID, attempt: step.attempt, name: name, timeoutAt: timeoutAt, in: &transaction)
     case .failed(let failure):
       try await self.afterFailure(step: step.stepID, attempt: step.attempt, failure: failure, status: .failed, in: &transaction)
     }
@@ -290,11 +292,19 @@ extension WorkflowEngine {
 }
 
 extension BuiltinExecutor.Result {
+  /// The attempt waits: it may have created timers the timer loop must learn of.
+  var armsTimers: Bool {
+    switch self {
+    case .wait, .awaitSignal: true
+    case .completed, .failed: false
+    }
+  }
+
   var stepStatus: StepStatus? {
     switch self {
     case .completed: .completed
     case .failed: .failed
-    case .wait: nil
+    case .wait, .awaitSignal: nil
     }
   }
 

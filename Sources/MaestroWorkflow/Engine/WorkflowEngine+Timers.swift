@@ -88,6 +88,12 @@ extension WorkflowEngine {
       ))
       try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
       try await transaction.advance()
+    case "signal_timeout":
+      guard let stepID, let attempt, let step = transaction.workflow.steps[stepID] else { return }
+      transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["kind": "signal_timeout", "fire_at": .string(Timestamps.format(fireAt))])
+      if try await self.resolveWaiting(step: stepID, attempt: attempt, with: SignalDelivery.timeout(of: step), failedStatus: .timedOut, in: &transaction) {
+        try await transaction.advance()
+      }
     case "run_timeout":
       try await transaction.finish(.timedOut, output: nil, error: StepFailure("the run exceeded its run_timeout", errorClass: .timeout).json)
     case "sla":

@@ -229,7 +229,21 @@ struct WorkflowGRPCService: Maestro_Workflow_V1_WorkflowService.SimpleServicePro
   }
 
   func signalRun(request: Maestro_Workflow_V1_SignalRunRequest, context: ServerContext) async throws -> Maestro_Workflow_V1_SignalRunResponse {
-    throw MaestroError(.unimplemented, "signals arrive with the wait_signal and approval step types")
+    let caller = try Self.caller()
+    let id = try Self.runID(request.runID)
+    guard request.signalName.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._:-]{0,127}/) != nil else {
+      throw MaestroError(.invalidArgument, "signal_name must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}", field: "signal_name")
+    }
+    guard request.requestID.utf8.count <= 200 else {
+      throw MaestroError(.invalidArgument, "request_id must be at most 200 bytes", field: "request_id")
+    }
+    let outcome = try await self.engine.signalRun(
+      tenant: caller.tenant, id: id, name: request.signalName, payload: JSONValue(request.payload), requestID: request.requestID, caller: caller
+    )
+    return .with {
+      $0.stepID = outcome.stepID ?? ""
+      $0.buffered = outcome.buffered
+    }
   }
 
   func getRunHistory(request: Maestro_Workflow_V1_GetRunHistoryRequest, context: ServerContext) async throws -> Maestro_Workflow_V1_GetRunHistoryResponse {

@@ -140,7 +140,7 @@ extension StepRecord {
       self.status = .failed
       self.error = failure
       self.finishedAt = now
-    case .wait:
+    case .wait, .awaitSignal:
       self.status = .waiting
     }
   }

@@ -190,6 +190,16 @@ public enum DefinitionValidator {
         }
       case .fail:
         failMessage = step.fail.message.contains("${") ? checkTemplate(step.fail.message, "fail.message") : nil
+      case .waitSignal, .approval:
+        let spec = type == .waitSignal ? "wait_signal" : "approval"
+        let name = type == .waitSignal ? step.waitSignal.signalName : step.approval.signalName
+        if !name.isEmpty, name.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._:-]{0,127}/) == nil {
+          stepIssue("\(spec).signal_name", "must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "invalid_signal_name")
+        }
+        let timeout = type == .waitSignal ? step.waitSignal.timeout : step.approval.timeout
+        let hasTimeout = type == .waitSignal ? step.waitSignal.hasTimeout : step.approval.hasTimeout
+        if hasTimeout, let problem = self.durationProblem(timeout) { stepIssue("\(spec).timeout", problem, "invalid_duration") }
+        if type == .approval, step.approval.prompt.contains("${") { _ = checkTemplate(step.approval.prompt, "approval.prompt") }
       default:
         break
       }

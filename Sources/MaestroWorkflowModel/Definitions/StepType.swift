@@ -14,9 +14,11 @@ public enum StepType: String, Sendable, CaseIterable {
   case fail
   // Executed outside the engine's built-ins; arrive with the workers issue.
   case task, http, subworkflow, foreach
+  /// Waits durably for a named signal (SignalRun); its payload becomes the output.
   case waitSignal = "wait_signal"
+  /// Human-in-the-loop approval, a signal carrying `{"approved", "comment"}`.
   case approval
 
   /// Types this engine version executes.
-  public static let supported: Set<StepType> = [.echo, .noop, .sleep, .transform, .switch, .fail]
+  public static let supported: Set<StepType> = [.echo, .noop, .sleep, .transform, .switch, .fail, .waitSignal, .approval]
 }

@@ -8,6 +8,8 @@ public enum BuiltinExecutor {
     case failed(StepFailure)
     /// A durable wait until the given time (a sleep).
     case wait(until: Date)
+    /// A durable wait for the named signal (wait_signal, approval), until `timeoutAt` if set.
+    case awaitSignal(name: String, timeoutAt: Date?)
   }
 
   public static func execute(type: StepType, input: JSONValue, now: Date) -> Result {
@@ -25,7 +27,13 @@ public enum BuiltinExecutor {
         return .failed(StepFailure("sleep: no wake-up time", errorClass: .platform, nonRetryable: true))
       }
       return wake <= now ? .completed(output: .object(["woke_at": .string(text)])) : .wait(until: wake)
-    case .task, .http, .subworkflow, .foreach, .waitSignal, .approval:
+    case .waitSignal, .approval:
+      guard case .string(let name) = input["signal"] ?? .null, !name.isEmpty else {
+        return .failed(StepFailure("\(type.rawValue): no signal name", errorClass: .platform, nonRetryable: true))
+      }
+      let timeoutAt: Date? = if case .string(let text) = input["timeout_at"] ?? .null { Timestamps.parse(text) } else { nil }
+      return .awaitSignal(name: name, timeoutAt: timeoutAt)
+    case .task, .http, .subworkflow, .foreach:
       return .failed(StepFailure("step type '\(type.rawValue)' is not supported by this engine version", errorClass: .user, nonRetryable: true))
     }
   }

@@ -147,6 +147,19 @@ public struct RunPlanner: Sendable {
         "error_class": .string(StepFailure.ErrorClass(step.proto.fail.errorClass).rawValue),
         "non_retryable": .bool(step.proto.fail.nonRetryable),
       ])
+    case .waitSignal, .approval:
+      var input: [String: JSONValue] = ["signal": .string(step.signalName ?? step.id)]
+      if let timeout = step.signalTimeout {
+        input["timeout_at"] = .string(Timestamps.format(context.now.addingTimeInterval(timeout.seconds)))
+      }
+      input["on_timeout"] = step.signalTimeoutContinues ? "continue" : "fail"
+      if step.type == .approval {
+        let prompt = step.proto.approval.prompt
+        input["prompt"] = .string(prompt.contains("${") ? try Template(prompt).evaluate(in: context).interpolated : prompt)
+        input["approvers"] = .array(step.proto.approval.approvers.map(JSONValue.string))
+        input["continue_on_reject"] = .bool(step.proto.approval.continueOnReject)
+      }
+      return .object(input)
     default:
       return try step.input.evaluatingTemplates(in: context)
     }
