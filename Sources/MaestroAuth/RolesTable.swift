@@ -10,7 +10,7 @@ public enum RolesTable {
     .tenantAdmin: "Users, service accounts, role bindings and sessions of one tenant, plus everything a workflow author does.",
     .workflowAuthor: "Register workflows and templates, start runs, manage schedules; read everything workflow-related.",
     .workflowOperator: "Start, cancel, retry and signal runs; instantiate templates; manage schedules and alerts; work tasks.",
-    .analyst: "Read runs, schedules, SLOs, alerts and statistics.",
+    .analyst: "Read runs, schedules, SLOs, alerts and statistics; answer approvals (signal runs).",
     .viewer: "Read-only access to the tenant's workflows, runs, schedules, SLOs and alerts.",
   ]
 

@@ -39,6 +39,9 @@ public enum MaestroPermissions {
   public static let templatesInstantiate: Permission = "workflow.templates.instantiate"
   public static let runsRead: Permission = "workflow.runs.read"
   public static let runsExecute: Permission = "workflow.runs.execute"
+  /// SignalRun: answer a waiting step (approvals). Analysts have it without runsExecute; an
+  /// approval step can narrow it further to listed roles or subjects.
+  public static let runsSignal: Permission = "workflow.runs.signal"
   public static let tasksWork: Permission = "workflow.tasks.work"
   // scheduler
   public static let schedulesRead: Permission = "scheduler.schedules.read"
@@ -108,7 +111,7 @@ public enum MaestroPermissions {
       "ListRuns": .permission(runsRead),
       "CancelRun": .permission(runsExecute),
       "RetryRun": .permission(runsExecute),
-      "SignalRun": .permission(runsExecute),
+      "SignalRun": .permission(runsSignal),
       "GetRunHistory": .permission(runsRead),
       "WatchRun": .permission(runsRead),
     ])
@@ -169,13 +172,13 @@ public enum MaestroPermissions {
   /// The permissions each role grants.
   public static let grants: [Role: Set<Permission>] = [
     .viewer: readOnly,
-    .analyst: readOnly,
-    .workflowOperator: readOnly.union([runsExecute, templatesInstantiate, schedulesWrite, alertsManage, tasksWork]),
-    .workflowAuthor: readOnly.union([definitionsWrite, runsExecute, templatesInstantiate, schedulesWrite]),
+    .analyst: readOnly.union([runsSignal]),
+    .workflowOperator: readOnly.union([runsExecute, runsSignal, templatesInstantiate, schedulesWrite, alertsManage, tasksWork]),
+    .workflowAuthor: readOnly.union([definitionsWrite, runsExecute, runsSignal, templatesInstantiate, schedulesWrite]),
     .platformOperator: readOnly.union([
       keysRead, tenantsRead, eventsRecord, slosWrite, alertsManage, receiversWrite,
       migrationStatusRead, migrationApply, migrationExpectationsRegister, sessionsRead,
-      runsExecute, tasksWork,
+      runsExecute, runsSignal, tasksWork,
     ]),
     .securityAdmin: [
       keysRead, keysRotate, tenantsRead, usersRead, usersWrite, serviceAccountsRead,
@@ -185,7 +188,7 @@ public enum MaestroPermissions {
     .tenantAdmin: readOnly.union([
       tenantsRead, usersRead, usersWrite, serviceAccountsRead, serviceAccountsWrite,
       roleBindingsRead, roleBindingsWrite, sessionsRead, sessionsRevoke, definitionsWrite,
-      runsExecute, templatesInstantiate, schedulesWrite, slosWrite, alertsManage, receiversWrite,
+      runsExecute, runsSignal, templatesInstantiate, schedulesWrite, slosWrite, alertsManage, receiversWrite,
     ]),
     .admin: Set(requirements.values.compactMap { requirement in
       if case .permission(let permission) = requirement { permission } else { nil }

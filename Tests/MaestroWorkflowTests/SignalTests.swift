@@ -78,7 +78,7 @@ struct SignalTests {
       try await harness.register("""
         name: approve
         steps:
-          - {id: ok, type: approval, approval: {prompt: "ship ${run.workflow}?", approvers: [workflow-operator]}}
+          - {id: ok, type: approval, approval: {prompt: "ship ${run.workflow}?", approvers: [analyst]}}
         output: {decision: "${steps.ok.output}"}
         """)
       try await harness.register("{name: strict, steps: [{id: ok, type: approval}]}")
@@ -90,7 +90,7 @@ struct SignalTests {
         try await self.signal(harness, run: run, "ok", payload: ["approved": true], roles: ["workflow-author"])
       }
       #expect(denied?.code == .permissionDenied)
-      _ = try await self.signal(harness, run: run, "ok", payload: ["approved": true, "comment": "lgtm"], roles: ["workflow-operator"])
+      _ = try await self.signal(harness, run: run, "ok", payload: ["approved": true, "comment": "lgtm"], roles: ["analyst"])
       let approved = try await harness.waitForTerminal(run)
       #expect(approved.status == .completed)
       #expect(JSONValue(approved.output) == ["decision": ["approved": true, "comment": "lgtm", "approver": "tester"]])
