@@ -95,7 +95,7 @@ let targets: [Target] = [
     dependencies: [
       "MaestroWorkflowModel", "MaestroKit", "MaestroCore", "MaestroProtos",
       .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .yams, .prometheus, .crypto,
-      .argumentParser,
+      .argumentParser, .asyncHTTPClient, .nioCore, .nioHTTP1,
     ],
     swiftSettings: swiftSettings
   ),
@@ -155,7 +155,7 @@ let targets: [Target] = [
     name: "MaestroWorkflowTests",
     dependencies: [
       "MaestroWorkflow", "MaestroWorkflowModel", "MaestroKit", "MaestroTestSupport", "MaestroProtos",
-      .grpcCore, .grpcInProcess, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle,
+      .grpcCore, .grpcInProcess, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .hummingbird, .asyncHTTPClient, .nioCore,
     ],
     swiftSettings: swiftSettings
   ),

@@ -25,6 +25,12 @@ public struct EngineOptions: ParsableArguments, Sendable {
   @Option(help: "Tenant the reference workflows are registered for; empty disables them. [MAESTRO_REFERENCE_TENANT, default default]")
   public var referenceTenant: String?
 
+  @Option(help: "Hosts http steps may call: host, host:port, *.domain, * (any). [MAESTRO_HTTP_ALLOWLIST, default localhost,127.0.0.1,::1]")
+  public var httpAllowlist: String?
+
+  @Option(help: "Folder of secrets http steps may send: <dir>/<tenant>/<name>; empty = none. [MAESTRO_WORKFLOW_SECRETS_DIR, default empty]")
+  public var workflowSecretsDir: String?
+
   public init() {}
 
   public func resolve(environment: [String: String], identity: String) throws(ConfigurationError) -> WorkflowServer.Settings {
@@ -40,10 +46,17 @@ public struct EngineOptions: ParsableArguments, Sendable {
     guard (1...64).contains(engine.startWriters) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_START_WRITERS", message: "must be 1 to 64") }
     guard (1...1000).contains(engine.startBatchSize) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_START_BATCH_SIZE", message: "must be 1 to 1000") }
     guard engine.lease >= .seconds(1) else { throw ConfigurationError(setting: "MAESTRO_ENGINE_LEASE", message: "must be at least 1s") }
-    return WorkflowServer.Settings(
+    var http = HTTPStepSettings()
+    let allowlist = try env.resolve(self.httpAllowlist, env: "MAESTRO_HTTP_ALLOWLIST", default: "localhost,127.0.0.1,::1")
+    http.allowlist = HostAllowlist(entries: allowlist.split(separator: ",").map(String.init))
+    let secrets = try env.resolve(self.workflowSecretsDir, env: "MAESTRO_WORKFLOW_SECRETS_DIR", default: "")
+    http.secretsDirectory = secrets.isEmpty ? nil : secrets
+    var settings = WorkflowServer.Settings(
       engine: engine,
       workflowsDirectory: try env.resolve(self.workflowsDir, env: "MAESTRO_WORKFLOWS_DIR", default: "services/workflow-service/workflows"),
       referenceTenant: try env.resolve(self.referenceTenant, env: "MAESTRO_REFERENCE_TENANT", default: "default")
     )
+    settings.http = http
+    return settings
   }
 }

@@ -23,6 +23,8 @@ public enum WorkflowServer {
     public var referenceTenant: String
     /// Where finished runs are reported (metrics-service); nil = not reported.
     public var reporter: ReporterOptions.Settings? = nil
+    /// The `http` step type: allowlist, secrets, limits.
+    public var http = HTTPStepSettings()
   }
 
   /// What workflow-service runs inside its host.
@@ -39,13 +41,16 @@ public enum WorkflowServer {
     } catch {
       host.logger.error("outcome reporting disabled: cannot create the metrics-service client", metadata: ["error": "\(error)"])
     }
+    let httpClient = HTTPClientService.makeClient()
+    let http = HTTPStepExecutor(client: httpClient, settings: settings.http, maxTimeout: max(.seconds(1), settings.engine.lease - .seconds(1)))
     let engine = WorkflowEngine(
       api: host.database,
       engine: engineDB,
       definitions: DefinitionStore(logger: host.logger),
       configuration: settings.engine,
       metrics: WorkflowMetrics(registry: host.registry, reporter: reporter),
-      logger: host.logger
+      logger: host.logger,
+      executor: EngineStepExecutor(http: http)
     )
     let installer = ReferenceWorkflows(engine: engine, directory: settings.workflowsDirectory + "/reference", tenant: settings.referenceTenant)
     return ServiceComponents(
@@ -53,7 +58,8 @@ public enum WorkflowServer {
       servedServiceNames: [Maestro_Workflow_V1_WorkflowService.descriptor.fullyQualifiedService],
       policy: .maestro,
       requiredSchemaVersion: self.requiredSchemaVersion,
-      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() })] + (reporter.map { [$0] } ?? [])
+      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() }), HTTPClientService(client: httpClient)]
+        + (reporter.map { [$0] } ?? [])
     )
   }
 }

@@ -190,6 +190,39 @@ public enum DefinitionValidator {
         }
       case .fail:
         failMessage = step.fail.message.contains("${") ? checkTemplate(step.fail.message, "fail.message") : nil
+      case .http:
+        let spec = step.http
+        if !step.hasHTTP || spec.url.isEmpty {
+          stepIssue("http.url", "an http step needs a url", "missing_spec")
+        } else if spec.url.contains("${") {
+          _ = checkTemplate(spec.url, "http.url")
+        } else if !HTTPStepSpec.isHTTPURL(spec.url) {
+          stepIssue("http.url", "must be an absolute http:// or https:// URL", "invalid_url")
+        }
+        if !spec.method.isEmpty, !HTTPStepSpec.methods.contains(spec.method.uppercased()) {
+          stepIssue("http.method", "must be one of \(HTTPStepSpec.methods.sorted().joined(separator: ", "))", "invalid_method")
+        }
+        for (name, value) in spec.headers.sorted(by: { $0.key < $1.key }) {
+          if !HTTPStepSpec.isHeaderName(name) { stepIssue("http.headers.\(name)", "is not a valid header name", "invalid_header") }
+          if value.contains("${") { _ = checkTemplate(value, "http.headers.\(name)") }
+        }
+        for (name, secret) in spec.secretHeaders.sorted(by: { $0.key < $1.key }) {
+          if !HTTPStepSpec.isHeaderName(name) { stepIssue("http.secret_headers.\(name)", "is not a valid header name", "invalid_header") }
+          if !HTTPStepSpec.isSecretName(secret) {
+            stepIssue("http.secret_headers.\(name)", "secret names match [A-Za-z0-9][A-Za-z0-9._-]{0,127}", "invalid_secret_name")
+          }
+        }
+        for (position, status) in spec.expectedStatus.enumerated() where !(100...599).contains(status) {
+          stepIssue("http.expected_status[\(position)]", "must be an HTTP status (100 to 599)", "invalid_status")
+        }
+        if spec.hasBody {
+          for (subpath, template) in JSONValue(spec.body).templates(at: "http.body") {
+            switch template {
+            case .success(let parsed): checkReferences(parsed, subpath)
+            case .failure(let error): stepIssue(subpath, "invalid expression: \(error)", "invalid_expression")
+            }
+          }
+        }
       case .waitSignal, .approval:
         let spec = type == .waitSignal ? "wait_signal" : "approval"
         let name = type == .waitSignal ? step.waitSignal.signalName : step.approval.signalName

@@ -33,7 +33,10 @@ public enum BuiltinExecutor {
       }
       let timeoutAt: Date? = if case .string(let text) = input["timeout_at"] ?? .null { Timestamps.parse(text) } else { nil }
       return .awaitSignal(name: name, timeoutAt: timeoutAt)
-    case .task, .http, .subworkflow, .foreach:
+    case .http:
+      // Needs the network: the engine's HTTP executor runs it, never this pure function.
+      return .failed(StepFailure("http steps run in the engine's HTTP executor", errorClass: .platform, nonRetryable: true))
+    case .task, .subworkflow, .foreach:
       return .failed(StepFailure("step type '\(type.rawValue)' is not supported by this engine version", errorClass: .user, nonRetryable: true))
     }
   }

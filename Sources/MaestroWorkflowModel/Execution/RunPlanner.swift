@@ -147,6 +147,8 @@ public struct RunPlanner: Sendable {
         "error_class": .string(StepFailure.ErrorClass(step.proto.fail.errorClass).rawValue),
         "non_retryable": .bool(step.proto.fail.nonRetryable),
       ])
+    case .http:
+      return try HTTPStepSpec.input(of: step, context: context)
     case .waitSignal, .approval:
       var input: [String: JSONValue] = ["signal": .string(step.signalName ?? step.id)]
       if let timeout = step.signalTimeout {
