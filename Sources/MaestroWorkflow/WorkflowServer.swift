@@ -54,8 +54,10 @@ public enum WorkflowServer {
     )
     let installer = ReferenceWorkflows(engine: engine, directory: settings.workflowsDirectory + "/reference", tenant: settings.referenceTenant)
     return ServiceComponents(
-      grpcServices: [WorkflowGRPCService(engine: engine, events: RunEventPoller(engine: engine))],
-      servedServiceNames: [Maestro_Workflow_V1_WorkflowService.descriptor.fullyQualifiedService],
+      grpcServices: [WorkflowGRPCService(engine: engine, events: RunEventPoller(engine: engine)), WorkerGRPCService(engine: engine)],
+      servedServiceNames: [
+        Maestro_Workflow_V1_WorkflowService.descriptor.fullyQualifiedService, Maestro_Workflow_V1_WorkerService.descriptor.fullyQualifiedService,
+      ],
       policy: .maestro,
       requiredSchemaVersion: self.requiredSchemaVersion,
       backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() }), HTTPClientService(client: httpClient)]

@@ -41,6 +41,7 @@ struct EngineRunner: Service {
     } onGracefulShutdown: {
       stopping.set()
       engine.wakeup.close()
+      engine.taskWakeup.close()
       engine.timerWakeup.close()
       engine.notifyRequests.close()
     }
@@ -55,7 +56,10 @@ struct EngineRunner: Service {
           // connection ends it (the pool replaces the connection).
           try await withTaskCancellationHandler {
             try await connection.listen(on: EngineChannel.ready) { notifications in
-              for try await _ in notifications { self.engine.wakeup.signal() }
+              for try await _ in notifications {
+                self.engine.wakeup.signal()
+                self.engine.taskWakeup.signal()
+              }
             }
           } onCancel: {
             _ = connection.close() as EventLoopFuture<Void>
@@ -125,10 +129,13 @@ struct EngineRunner: Service {
 
   private func sweeperLoop(stopping: StopFlag) async {
     let engine = self.engine
-    let interval = engine.configuration.lease / 2
+    // Task heartbeat timeouts can be short, so the sweep runs at least every second (two
+    // index-only probes of the in-flight set).
+    let interval = min(engine.configuration.lease / 2, .seconds(1))
     while !stopping.isSet, !Task.isCancelled {
       do {
         try await engine.requeueExpiredLeases()
+        try await engine.expireTaskLeases()
       } catch {
         engine.logger.error("lease sweeper failed", metadata: ["error": "\(String(reflecting: error))"])
       }

@@ -25,6 +25,9 @@ final class Wakeup: Sendable {
     for waiter in waiters { waiter.resume() }
   }
 
+  /// Whether ``close()`` was called.
+  var isClosed: Bool { self.state.withLock { $0.closed } }
+
   /// Wakes every waiter now and makes every later wait return at once (shutdown).
   func close() {
     let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in

@@ -24,6 +24,8 @@ final class WorkflowEngine: Sendable {
   let executor: any StepExecutor
   /// Wakes idle executors (NOTIFY from any replica, or local work).
   let wakeup = Wakeup()
+  /// Wakes workers' long polls (PollTask) when task steps may have become ready.
+  let taskWakeup = Wakeup()
   /// Wakes the timer loop when this replica creates a timer.
   let timerWakeup = Wakeup()
   /// Asks the runner's notifier to tell the other replicas that work became ready.
@@ -59,6 +61,7 @@ final class WorkflowEngine: Sendable {
   /// notifier, outside the hot transactions).
   func readyWorkCommitted() {
     self.wakeup.signal()
+    self.taskWakeup.signal()
     self.notifyRequests.signal()
   }
 

@@ -271,6 +271,7 @@ struct BulkWrites {
   var stepIDs: [String] = []
   var stepAttempts: [Int] = []
   var stepTypes: [String] = []
+  var stepTaskQueues: [String] = []
   var stepStatuses: [String] = []
   var stepInputs: [String] = []
   var stepErrors: [String] = []
@@ -332,6 +333,7 @@ struct BulkWrites {
       self.stepIDs.append(record.stepID)
       self.stepAttempts.append(record.attempt)
       self.stepTypes.append(record.stepType)
+      self.stepTaskQueues.append(transaction.workflow.steps[record.stepID].map { $0.type == .task ? $0.proto.taskQueue : "" } ?? "")
       self.stepStatuses.append(record.status.rawValue)
       self.stepInputs.append(record.input?.jsonText ?? "")
       self.stepErrors.append(record.error?.json.jsonText ?? "")
@@ -403,16 +405,16 @@ struct BulkWrites {
     if !self.stepIDs.isEmpty {
       _ = try await connection.query(
         """
-        INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, status, input, ready_at,
+        INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, task_queue, status, input, ready_at,
           visible_at, error, error_class, finished_at, created_at)
-        SELECT s.tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.status, NULLIF(s.input, '')::jsonb,
+        SELECT s.tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.task_queue, s.status, NULLIF(s.input, '')::jsonb,
           CASE WHEN s.ready THEN s.now END, CASE WHEN s.status = 'READY' THEN s.visible_at END,
           NULLIF(s.error, '')::jsonb, NULLIF(s.error_class, ''), CASE WHEN s.finished THEN s.now END, s.now
         FROM unnest(\(self.stepTenants)::text[], \(self.stepRuns)::uuid[], \(self.stepIDs)::text[], \(self.stepAttempts)::bigint[],
-          \(self.stepTypes)::text[], \(self.stepStatuses)::text[], \(self.stepInputs)::text[], \(self.stepErrors)::text[],
-          \(self.stepErrorClasses)::text[], \(self.stepNows)::timestamptz[], \(self.stepVisibleAts)::timestamptz[],
-          \(self.stepReady)::bool[], \(self.stepFinished)::bool[])
-          AS s(tenant, run_id, step_id, attempt, step_type, status, input, error, error_class, now, visible_at, ready, finished)
+          \(self.stepTypes)::text[], \(self.stepTaskQueues)::text[], \(self.stepStatuses)::text[], \(self.stepInputs)::text[],
+          \(self.stepErrors)::text[], \(self.stepErrorClasses)::text[], \(self.stepNows)::timestamptz[],
+          \(self.stepVisibleAts)::timestamptz[], \(self.stepReady)::bool[], \(self.stepFinished)::bool[])
+          AS s(tenant, run_id, step_id, attempt, step_type, task_queue, status, input, error, error_class, now, visible_at, ready, finished)
         """,
         logger: logger
       ).collect()

@@ -190,6 +190,14 @@ public enum DefinitionValidator {
         }
       case .fail:
         failMessage = step.fail.message.contains("${") ? checkTemplate(step.fail.message, "fail.message") : nil
+      case .task:
+        if step.taskQueue.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._:-]{0,127}/) == nil {
+          stepIssue("task_queue", step.taskQueue.isEmpty ? "a task step needs a task_queue" : "must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "invalid_task_queue")
+        }
+        if step.hasHeartbeatTimeout, let problem = self.durationProblem(step.heartbeatTimeout) { stepIssue("heartbeat_timeout", problem, "invalid_duration") }
+        if step.hasScheduleToStartTimeout, let problem = self.durationProblem(step.scheduleToStartTimeout) {
+          stepIssue("schedule_to_start_timeout", problem, "invalid_duration")
+        }
       case .http:
         let spec = step.http
         if !step.hasHTTP || spec.url.isEmpty {

@@ -1,4 +1,4 @@
-import MaestroProtos
+public import MaestroProtos
 import Foundation
 
 /// Decides what a run does next from the state of its steps: which steps become ready (with
@@ -184,7 +184,8 @@ public struct RunPlanner: Sendable {
 }
 
 extension StepFailure.ErrorClass {
-  init(_ proto: MaestroProtos.Maestro_Common_V1_ErrorClass) {
+  /// From the API's error class (unspecified: user).
+  public init(_ proto: MaestroProtos.Maestro_Common_V1_ErrorClass) {
     switch proto {
     case .platform: self = .platform
     case .timeout: self = .timeout

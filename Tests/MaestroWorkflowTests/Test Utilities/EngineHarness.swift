@@ -72,7 +72,10 @@ struct EngineHarness {
         do {
           try await withGRPCServer(
           transport: transport.server,
-          services: [WorkflowGRPCService(engine: engines[0], events: RunEventPoller(engine: engines[0], interval: .milliseconds(50)))],
+          services: [
+            WorkflowGRPCService(engine: engines[0], events: RunEventPoller(engine: engines[0], interval: .milliseconds(50))),
+            WorkerGRPCService(engine: engines[0]),
+          ],
           interceptors: [
             RequestContextInterceptor(logger: logger, metrics: RPCMetrics(registry: registry, service: "workflow-service")),
             AuthenticationInterceptor(verifier: verifier, policy: .maestro),
@@ -102,6 +105,10 @@ struct EngineHarness {
 
   var workflows: Maestro_Workflow_V1_WorkflowService.Client<InProcessTransport.Client> {
     Maestro_Workflow_V1_WorkflowService.Client(wrapping: self.client)
+  }
+
+  var workers: Maestro_Workflow_V1_WorkerService.Client<InProcessTransport.Client> {
+    Maestro_Workflow_V1_WorkerService.Client(wrapping: self.client)
   }
 
   /// Registers a definition given as YAML for `tenant`.

@@ -24,7 +24,8 @@ CREATE FUNCTION start_runs(
     p_started_bys text[], p_labels text[], p_nows timestamptz[], p_finished boolean[],
     p_deadlines timestamptz[], p_has_deadline boolean[], p_sla_deadlines timestamptz[], p_has_sla boolean[],
     p_sla_met boolean[], p_sla_known boolean[], p_last_event_seqs bigint[],
-    p_step_runs uuid[], p_step_ids text[], p_step_attempts bigint[], p_step_types text[], p_step_statuses text[],
+    p_step_runs uuid[], p_step_ids text[], p_step_attempts bigint[], p_step_types text[], p_step_task_queues text[],
+    p_step_statuses text[],
     p_step_inputs text[], p_step_errors text[], p_step_error_classes text[], p_step_nows timestamptz[],
     p_step_visible_ats timestamptz[], p_step_ready boolean[], p_step_finished boolean[],
     p_timer_runs uuid[], p_timer_steps text[], p_timer_attempts bigint[], p_timer_kinds text[], p_timer_fire_ats timestamptz[],
@@ -63,14 +64,15 @@ BEGIN
         ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING runs.id
     ), steps AS (
-        INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, status, input, ready_at,
+        INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, task_queue, status, input, ready_at,
             visible_at, error, error_class, finished_at, created_at)
-        SELECT p_tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.status, NULLIF(s.input, '')::jsonb,
+        SELECT p_tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.task_queue, s.status, NULLIF(s.input, '')::jsonb,
             CASE WHEN s.ready THEN s.now END, CASE WHEN s.status = 'READY' THEN s.visible_at END,
             NULLIF(s.error, '')::jsonb, NULLIF(s.error_class, ''), CASE WHEN s.finished THEN s.now END, s.now
-        FROM unnest(p_step_runs, p_step_ids, p_step_attempts, p_step_types, p_step_statuses, p_step_inputs,
-            p_step_errors, p_step_error_classes, p_step_nows, p_step_visible_ats, p_step_ready, p_step_finished)
-            AS s(run_id, step_id, attempt, step_type, status, input, error, error_class, now, visible_at, ready, finished)
+        FROM unnest(p_step_runs, p_step_ids, p_step_attempts, p_step_types, p_step_task_queues, p_step_statuses,
+            p_step_inputs, p_step_errors, p_step_error_classes, p_step_nows, p_step_visible_ats, p_step_ready, p_step_finished)
+            AS s(run_id, step_id, attempt, step_type, task_queue, status, input, error, error_class, now, visible_at, ready,
+                finished)
         WHERE s.run_id IN (SELECT c.id FROM created c)
     ), timers AS (
         INSERT INTO timers (tenant, run_id, step_id, attempt, kind, fire_at)
@@ -94,8 +96,9 @@ END
 $$;
 
 -- maestro:down
-DROP FUNCTION start_runs(text, uuid[], text[], integer[], boolean[], text[], text[], text[], text[], text[],
-    text[], text[], timestamptz[], boolean[], timestamptz[], boolean[], timestamptz[], boolean[], boolean[],
-    boolean[], bigint[], uuid[], text[], bigint[], text[], text[], text[], text[], text[], timestamptz[],
-    timestamptz[], boolean[], boolean[], uuid[], text[], bigint[], text[], timestamptz[], uuid[], bigint[],
-    text[], text[], bigint[], text[], timestamptz[]);
+DROP FUNCTION start_runs(text,
+    uuid[], text[], integer[], boolean[], text[], text[], text[], text[], text[], text[], text[], timestamptz[],
+    boolean[], timestamptz[], boolean[], timestamptz[], boolean[], boolean[], boolean[], bigint[],
+    uuid[], text[], bigint[], text[], text[], text[], text[], text[], text[], timestamptz[], timestamptz[], boolean[], boolean[],
+    uuid[], text[], bigint[], text[], timestamptz[],
+    uuid[], bigint[], text[], text[], bigint[], text[], timestamptz[]);
