@@ -106,7 +106,7 @@ let targets: [Target] = [
   .executableTarget(name: "auth-gateway", dependencies: ["MaestroAuth", "MaestroKit", .argumentParser], path: "Sources/auth-gateway", swiftSettings: swiftSettings),
   // `make bench-auth`: token issuance and verification rates (release build).
   .executableTarget(name: "auth-bench", dependencies: ["MaestroAuth", "MaestroKit", "MaestroCore", "MaestroProtos", .logging], path: "Sources/auth-bench", swiftSettings: swiftSettings),
-  .executableTarget(name: "workflow-service", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser], path: "Sources/workflow-service", swiftSettings: swiftSettings),
+  .executableTarget(name: "workflow-service", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser, .grpcCore, .grpcHTTP2, .logging, .serviceLifecycle], path: "Sources/workflow-service", swiftSettings: swiftSettings),
   .executableTarget(name: "scheduler", dependencies: ["MaestroScheduler", "MaestroKit", .argumentParser], path: "Sources/scheduler", swiftSettings: swiftSettings),
   .executableTarget(name: "metrics-service", dependencies: ["MaestroMetrics", "MaestroKit", "MaestroProtos", .argumentParser, .logging, .grpcCore, .grpcHTTP2, .swiftProtobuf], path: "Sources/metrics-service", swiftSettings: swiftSettings),
   .executableTarget(name: "maestro-bench", dependencies: ["MaestroWorkflow", "MaestroKit", .argumentParser, .logging], path: "Sources/maestro-bench", swiftSettings: swiftSettings),
@@ -172,7 +172,7 @@ let targets: [Target] = [
     name: "SuiteTests",
     dependencies: [
       "MaestroKit", "MaestroMigration", "MaestroTestSupport", "MaestroProtos",
-      .grpcCore, .grpcHTTP2, .asyncHTTPClient, .logging, .nioCore, .postgresNIO, .jwtKit, .hummingbirdTLS,
+      .grpcCore, .grpcHTTP2, .asyncHTTPClient, .logging, .nioCore, .postgresNIO, .jwtKit, .hummingbirdTLS, .swiftProtobuf,
     ],
     swiftSettings: swiftSettings
   ),

@@ -137,3 +137,21 @@ struct WorkerTaskTests {
     }
   }
 }
+
+@Suite("Reference worker's demo queues (pure)")
+struct ReferenceWorkerTests {
+  @Test("uppercase, word count, entity extraction with type and confidence filters; unknown queues fail")
+  func queues() throws {
+    #expect(try ReferenceWorker.handle(queue: "demo.uppercase", input: ["text": "hi there"]) == ["text": "HI THERE"])
+    #expect(try ReferenceWorker.handle(queue: "demo.word-count", input: ["text": "one two  three"]) == ["words": 3, "characters": 14])
+    let all = try ReferenceWorker.handle(queue: "demo.extract-entities", input: ["text": "Ada Lovelace met NASA engineers in Paris."])
+    #expect(all == ["entities": [
+      ["text": "Ada Lovelace", "type": "person", "confidence": 0.8],
+      ["text": "NASA", "type": "organization", "confidence": 0.7],
+      ["text": "Paris", "type": "location", "confidence": 0.5],
+    ]])
+    let people = try ReferenceWorker.handle(queue: "demo.extract-entities", input: ["text": "Ada Lovelace met NASA", "types": ["person"], "min_confidence": 0.6])
+    #expect(people == ["entities": [["text": "Ada Lovelace", "type": "person", "confidence": 0.8]]])
+    #expect(throws: ReferenceWorker.TaskFailure.self) { try ReferenceWorker.handle(queue: "demo.unknown", input: [:]) }
+  }
+}

@@ -6,6 +6,7 @@ import MaestroKit
 import MaestroProtos
 import MaestroTestSupport
 import NIOCore
+import SwiftProtobuf
 import Testing
 
 /// auth-gateway in front of the real backends (processes, real Postgres): every call goes
@@ -436,6 +437,64 @@ struct GatewayFrontDoorTests {
       let text = String(decoding: data, as: UTF8.self)
       #expect(process.terminationStatus == 0, "\(text)")
       #expect(text.contains("interop: ok"), "\(text)")
+    }
+  }
+
+  @Test("workers on both sides of the public worker API: a Python grpcio worker and the Swift reference worker work a run's tasks through the gateway")
+  func workersThroughTheGateway() async throws {
+    try await Self.withSuite { suite in
+      try await Self.withGateway(suite) { client in
+        let workflows = Maestro_Workflow_V1_WorkflowService.Client(wrapping: client)
+        let definition = try Maestro_Workflow_V1_WorkflowDefinition(jsonString: """
+          {"name": "two-workers", "parameters": [{"name": "text", "type": "PARAMETER_TYPE_STRING", "required": true}],
+           "steps": [
+             {"id": "reverse", "type": "task", "taskQueue": "demo.py-reverse", "input": {"text": "${input.text}"}},
+             {"id": "shout", "type": "task", "taskQueue": "demo.uppercase", "dependsOn": ["reverse"], "input": {"text": "${steps.reverse.output.text}"}}],
+           "output": {"text": "${steps.shout.output.text}", "by": "${steps.reverse.output.worker}"}}
+          """)
+        _ = try await workflows.registerWorkflow(.with { $0.definition = definition }, metadata: Self.bearer(suite.admin))
+        let run = try await workflows.startRun(
+          .with {
+            $0.workflowName = "two-workers"
+            $0.input = Google_Protobuf_Struct(fields: ["text": Google_Protobuf_Value(stringValue: "maestro")])
+          },
+          metadata: Self.bearer(suite.runOperator)
+        ).run
+
+        let python = ProcessInfo.processInfo.environment["MAESTRO_TEST_PYTHON"] ?? "python3"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+          python, TestEnvironment.repositoryRoot + "/examples/python-worker/worker.py", "--target", "127.0.0.1:\(suite.grpcPort)",
+          "--token", suite.runOperator, "--once", "--wait", "20",
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("worker: ok"), "\(text)")
+
+        let worker = try ServiceProcess(
+          name: "workflow-service",
+          arguments: ["worker", "--target", "127.0.0.1:\(suite.grpcPort)", "--token", suite.runOperator, "--queues", "demo.uppercase", "--concurrency", "2"],
+          environment: [:]
+        )
+        var finished = Maestro_Workflow_V1_Run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+          finished = try await workflows.getRun(.with { $0.runID = run.id }, metadata: Self.bearer(suite.runOperator)).run
+          if finished.status == .completed || finished.status == .failed { break }
+          try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(finished.status == .completed, "\(worker.output.suffix(2000))")
+        #expect(finished.output.fields["text"]?.stringValue == "ORTSEAM")
+        #expect(finished.output.fields["by"]?.stringValue == "python")
+        #expect(try await worker.stop(signal: SIGTERM, timeout: .seconds(15)) == 0, "the worker stops cleanly on SIGTERM")
+      }
     }
   }
 }

@@ -106,6 +106,13 @@ for entry in "${services[@]}"; do
   echo "  $name  SERVING  gRPC 127.0.0.1:$grpc  admin http://127.0.0.1:$admin/metrics"
 done
 
+# The reference worker serves the demo task queues through the gateway (the public worker API)
+# as the bootstrapped service account maestro-worker (tenant default, role workflow-operator).
+MAESTRO_LOG_FORMAT=json "$bin/workflow-service" worker --target 127.0.0.1:9090 \
+  --secret-file "$state/secrets/maestro-worker.secret" >"$logs/maestro-worker.log" 2>&1 &
+echo $! >"$run/maestro-worker.pid"
+echo "  maestro-worker  polling demo.uppercase, demo.word-count, demo.extract-entities via 127.0.0.1:9090"
+
 cat <<MSG
 
 Maestro is running.
@@ -115,7 +122,7 @@ Maestro is running.
   Admin HTTP     9201-9205: /healthz /readyz /metrics
   Admin login    user admin, tenant default; password: \$MAESTRO_BOOTSTRAP_ADMIN_PASSWORD if set, else in
                  $state/bootstrap-admin.password (generated on first start)
-  Backend SAs    client secrets in $state/secrets/<service>.secret
+  Backend SAs    client secrets in $state/secrets/<service>.secret (maestro-worker: the reference worker)
   Postgres       $(deploy/local/postgres.sh url | sed 's|://postgres:[^@]*@|://postgres:***@|')
                  (superuser password in .local/postgres/superuser.password)
   Logs           $logs/<service>.log

@@ -111,7 +111,10 @@ public struct Forwarder: Sendable {
   ) async throws -> Result {
     let metadata = try await self.outboundMetadata(inbound, method: method.fullyQualifiedMethod)
     let client = try self.pool.client(for: backend)
-    return try await self.pool.tracking {
+    // A caller that goes away (or a gateway that shuts down) cancels the backend call too, so a
+    // forwarded long poll never outlives its caller.
+    return try await withTaskCancelledOnRPCCancellation {
+      try await self.pool.tracking {
       try await Self.mapErrors {
         try await client.bidirectionalStreaming(
           request: StreamingClientRequest(of: [UInt8].self, metadata: metadata) { writer in
@@ -124,6 +127,7 @@ public struct Forwarder: Sendable {
         ) { response in
           try await handle(try response.accepted.get())
         }
+      }
       }
     }
   }

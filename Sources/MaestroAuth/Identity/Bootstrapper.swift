@@ -16,6 +16,10 @@ struct Bootstrapper: Sendable {
 
   /// The backends, and the gateway itself (it reports request outcomes to metrics-service).
   static let backends = ["workflow-service", "scheduler", "metrics-service", "migration-service", "auth-gateway"]
+  /// Bootstrapped service accounts and their role: the backends (platform-operator), and the
+  /// reference worker (`workflow-service worker`), which only works tasks of tenant `default`.
+  static let accounts: [(name: String, role: Role, description: String)] =
+    Self.backends.map { ($0, .platformOperator, "Backend service \($0)") } + [("maestro-worker", .workflowOperator, "Reference worker (demo task queues)")]
   static let lockKey: Int64 = 0x6d61_6573_626f_6f74  // "maesboot"
 
   func run() async throws {
@@ -43,16 +47,16 @@ struct Bootstrapper: Sendable {
           AuditEntry(kind: .userCreated, tenant: "default", actorSubject: "bootstrap", targetType: "user", targetID: admin.id.uuidString.lowercased(), details: ["username": "admin", "roles": "admin"]),
           on: connection)
       }
-      for name in Self.backends where try await identities.serviceAccount(tenant: "default", name: name) == nil {
+      for (name, role, description) in Self.accounts where try await identities.serviceAccount(tenant: "default", name: name) == nil {
         let (account, secret) = try await identities.createServiceAccount(
-          tenant: "default", name: name, description: "Backend service \(name)", clientID: name, on: connection)
-        try await identities.bind([.platformOperator], tenant: "default", serviceAccountID: account.id, by: "bootstrap", on: connection)
+          tenant: "default", name: name, description: description, clientID: name, on: connection)
+        try await identities.bind([role], tenant: "default", serviceAccountID: account.id, by: "bootstrap", on: connection)
         let directory = configuration.bootstrapSecretsDirectory
         try Self.writeSecret(secret + "\n", to: "\(directory)/\(name).secret")
         try Self.writeSecret(name + "\n", to: "\(directory)/\(name).client_id")
         written.append("\(directory)/\(name).secret")
         try await self.runtime.audit.append(
-          AuditEntry(kind: .serviceAccountCreated, tenant: "default", actorSubject: "bootstrap", targetType: "service_account", targetID: account.id.uuidString.lowercased(), details: ["name": name, "roles": "platform-operator"]),
+          AuditEntry(kind: .serviceAccountCreated, tenant: "default", actorSubject: "bootstrap", targetType: "service_account", targetID: account.id.uuidString.lowercased(), details: ["name": name, "roles": role.rawValue]),
           on: connection)
       }
       return written

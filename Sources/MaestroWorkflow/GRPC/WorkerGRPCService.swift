@@ -34,7 +34,15 @@ struct WorkerGRPCService: Maestro_Workflow_V1_WorkerService.SimpleServiceProtoco
       wait = asked
     }
     let worker = request.workerIdentity.isEmpty ? caller.subject : request.workerIdentity
-    guard let task = try await self.engine.pollTask(tenant: caller.tenant, queues: request.taskQueues, worker: worker, wait: wait) else {
+    // The poll ends early when the worker goes away or the server shuts down (its task is
+    // cancelled; a claim in flight still commits and is then returned, or its lease expires).
+    let engine = self.engine
+    let queues = request.taskQueues
+    let waitFor = wait
+    let claimed = try await withTaskCancelledOnRPCCancellation {
+      try await engine.pollTask(tenant: caller.tenant, queues: queues, worker: worker, wait: waitFor)
+    }
+    guard let task = claimed else {
       return Maestro_Workflow_V1_PollTaskResponse()
     }
     return .with { response in

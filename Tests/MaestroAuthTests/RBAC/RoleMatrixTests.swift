@@ -15,13 +15,13 @@ struct RoleMatrixTests {
   /// The documented matrix (README "Roles").
   static let expected: [Role: Set<String>] = [
     .viewer: Set(readOnly),
-    .analyst: Set(readOnly),
-    .workflowOperator: Set(readOnly + ["workflow.runs.execute", "workflow.templates.instantiate", "scheduler.schedules.write", "metrics.alerts.manage", "workflow.tasks.work"]),
-    .workflowAuthor: Set(readOnly + ["workflow.definitions.write", "workflow.runs.execute", "workflow.templates.instantiate", "scheduler.schedules.write"]),
+    .analyst: Set(readOnly + ["workflow.runs.signal"]),
+    .workflowOperator: Set(readOnly + ["workflow.runs.execute", "workflow.runs.signal", "workflow.templates.instantiate", "scheduler.schedules.write", "metrics.alerts.manage", "workflow.tasks.work"]),
+    .workflowAuthor: Set(readOnly + ["workflow.definitions.write", "workflow.runs.execute", "workflow.runs.signal", "workflow.templates.instantiate", "scheduler.schedules.write"]),
     .platformOperator: Set(readOnly + [
       "auth.keys.read", "auth.tenants.read", "metrics.events.record", "metrics.slos.write", "metrics.alerts.manage",
       "metrics.receivers.write", "migration.status.read", "migration.apply", "migration.expectations.register",
-      "auth.sessions.read", "workflow.runs.execute", "workflow.tasks.work",
+      "auth.sessions.read", "workflow.runs.execute", "workflow.runs.signal", "workflow.tasks.work",
     ]),
     .securityAdmin: [
       "auth.keys.read", "auth.keys.rotate", "auth.tenants.read", "auth.users.read", "auth.users.write",
@@ -31,7 +31,7 @@ struct RoleMatrixTests {
     .tenantAdmin: Set(readOnly + [
       "auth.tenants.read", "auth.users.read", "auth.users.write", "auth.service_accounts.read", "auth.service_accounts.write",
       "auth.role_bindings.read", "auth.role_bindings.write", "auth.sessions.read", "auth.sessions.revoke",
-      "workflow.definitions.write", "workflow.runs.execute", "workflow.templates.instantiate", "scheduler.schedules.write",
+      "workflow.definitions.write", "workflow.runs.execute", "workflow.runs.signal", "workflow.templates.instantiate", "scheduler.schedules.write",
       "metrics.slos.write", "metrics.alerts.manage", "metrics.receivers.write",
     ]),
     .admin: Set(allPermissions.map(\.rawValue)),

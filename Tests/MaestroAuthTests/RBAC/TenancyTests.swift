@@ -163,7 +163,7 @@ struct TenancyTests {
         $0.pageSize = 500
         $0.pageToken = listed.nextPageToken
       }, call: admin)
-      #expect(rest.serviceAccounts.count == 4)  // five bootstrapped (four backends and the gateway) + one created
+      #expect(rest.serviceAccounts.count == 5)  // six bootstrapped (four backends, the gateway, the reference worker) + one created
       #expect(rest.nextPageToken.isEmpty)
       _ = try await gateway.api.deleteServiceAccount(.with { $0.serviceAccountID = created.serviceAccount.id }, call: admin)
       _ = await #expect(throws: OAuthError.self) { try await token(rotated.clientSecret) }

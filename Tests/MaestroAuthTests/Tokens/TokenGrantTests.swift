@@ -85,7 +85,7 @@ struct TokenGrantTests {
     try await GatewayFixture.with { gateway in
       try await gateway.runtime.prepare()
       #expect(try await gateway.scalar("SELECT count(*)::int FROM users WHERE username = 'admin'", as: Int.self) == 1)
-      #expect(try await gateway.scalar("SELECT count(*)::int FROM service_accounts", as: Int.self) == 5)  // four backends and the gateway
+      #expect(try await gateway.scalar("SELECT count(*)::int FROM service_accounts", as: Int.self) == 6)  // four backends, the gateway and the reference worker
       _ = try await gateway.password()
     }
   }
