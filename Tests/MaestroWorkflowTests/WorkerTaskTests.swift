@@ -72,12 +72,16 @@ struct WorkerTaskTests {
   func heartbeatTimeoutAndFencing() async throws {
     try await EngineHarness.with { harness in
       try await harness.register("""
-        {name: flaky-worker, steps: [{id: t, type: task, task_queue: q1, heartbeat_timeout: 3s,
+        {name: flaky-worker, steps: [{id: t, type: task, task_queue: q1, heartbeat_timeout: 60s,
           retry_policy: {max_attempts: 3, initial_backoff: 0.01s, max_timeout_retries: 2, max_platform_error_retries: 2}}]}
         """)
       let run = try await harness.start("flaky-worker").run.id
       let first = try #require(try await self.poll(harness, ["q1"]))
-      // The worker vanishes: no heartbeat. The lease expires and attempt 2 is queued.
+      // The worker vanishes: no heartbeat. Its lease runs out (moved into the past here, rather
+      // than waiting a minute) and the sweeper queues attempt 2.
+      _ = try await harness.adminQuery(
+        "UPDATE workflow.step_executions SET lease_expires_at = now() - interval '1 second' WHERE run_id = '\(run)' AND attempt = 1 RETURNING 'x'"
+      )
       let second = try #require(try await self.poll(harness, ["q1"], wait: 10))
       #expect(second.attempt == 2 && first.attempt == 1)
       let stale = await #expect(throws: RPCError.self) {

@@ -103,7 +103,7 @@ extension WorkflowEngine {
   func recordBatch(_ results: [(ClaimedStep, BuiltinExecutor.Result)]) async throws {
     guard !results.isEmpty else { return }
     let now = self.now()
-    let (finished, stepOutcomes, ready) = try await self.engine.withTransaction { connection in
+    let (finished, stepOutcomes, ready, timers) = try await self.engine.withTransaction { connection in
       var runKeys: [RunKey: Int] = [:]
       for (step, _) in results where runKeys[RunKey(tenant: step.tenant, id: step.runID)] == nil {
         runKeys[RunKey(tenant: step.tenant, id: step.runID)] = runKeys.count
@@ -158,13 +158,13 @@ extension WorkflowEngine {
       for index in transactions.indices { try await transactions[index].advance() }
       try await RunTransaction.flush(&transactions, on: connection, logger: self.logger)
       let finished = transactions.compactMap { transaction in transaction.finishedStatus.map { (transaction.run, $0) } }
-      return (finished, stepOutcomes, transactions.contains { $0.scheduledReadyWork })
+      return (finished, stepOutcomes, transactions.contains { $0.scheduledReadyWork }, transactions.contains { $0.createsTimers })
     }
     if ready { self.readyWorkCommitted() }
     // After the commit: metrics, and the timer loop learns of new sleeps.
     for outcome in stepOutcomes { self.metrics.stepFinished(outcome) }
     for (run, status) in finished { self.metrics.runFinished(run, status: status) }
-    if results.contains(where: \.1.armsTimers) { self.timerWakeup.signal() }
+    if timers || results.contains(where: \.1.armsTimers) { self.timerWakeup.signal() }
   }
 
   /// The attempts of `results` still RUNNING under their lease token (fencing), updated with
@@ -184,7 +184,7 @@ extension WorkflowEngine {
         statuses.append(StepStatus.completed.rawValue); outputs.append(output.jsonText); errors.append(""); classes.append(""); finished.append(true)
       case .failed(let failure):
         statuses.append(StepStatus.failed.rawValue); outputs.append(""); errors.append(failure.json.jsonText); classes.append(failure.errorClass.rawValue); finished.append(true)
-      case .wait, .awaitSignal:
+      case .wait, .awaitSignal, .startChild:
         statuses.append(StepStatus.waiting.rawValue); outputs.append(""); errors.append(""); classes.append(""); finished.append(false)
       }
     }
@@ -260,6 +260,8 @@ extension WorkflowEngine {
         transaction.addTimer(kind: "step_timeout", fireAt: now.addingTimeInterval(timeout.seconds), step: step.stepID, attempt: step.attempt)
       }
       transaction.record("TIMER_STARTED", step: step.stepID, attempt: step.attempt, payload: ["fire_at": .string(Timestamps.format(until))])
+    case .startChild(let workflow, let version, let input):
+      try await self.startChild(step: step.stepID, attempt: step.attempt, workflow: workflow, version: version, input: input, in: &transaction)
     case .awaitSignal(let name, let timeoutAt):
       try await self.beginSignalWait(step: step.stepID, attempt: step.attempt, name: name, timeoutAt: timeoutAt, in: &transaction)
     case .failed(let failure):
@@ -295,7 +297,7 @@ extension BuiltinExecutor.Result {
   /// The attempt waits: it may have created timers the timer loop must learn of.
   var armsTimers: Bool {
     switch self {
-    case .wait, .awaitSignal: true
+    case .wait, .awaitSignal, .startChild: true
     case .completed, .failed: false
     }
   }
@@ -304,7 +306,7 @@ extension BuiltinExecutor.Result {
     switch self {
     case .completed: .completed
     case .failed: .failed
-    case .wait, .awaitSignal: nil
+    case .wait, .awaitSignal, .startChild: nil
     }
   }
 

@@ -136,6 +136,8 @@ extension WorkflowEngine {
       try await transaction.flush()
       return transaction.run
     }
+    // Children (cancel_run) or a parent (child_done) may have a timer due now.
+    self.timerWakeup.signal()
     self.metrics.runFinished(run, status: .cancelled)
     return run
   }

@@ -67,7 +67,10 @@ extension WorkflowEngine {
       return (SignalOutcome(stepID: waiting?.stepID), transaction.scheduledReadyWork, transaction.finishedStatus.map { (transaction.run, $0) })
     }
     if ready { self.readyWorkCommitted() }
-    if let (run, status) = finished { self.metrics.runFinished(run, status: status) }
+    if let (run, status) = finished {
+      self.metrics.runFinished(run, status: status)
+      self.timerWakeup.signal()  // a parent's child_done, or children's cancel_run
+    }
     return outcome
   }
 
@@ -127,7 +130,7 @@ extension WorkflowEngine {
       status = failedStatus
       error = failure.json.jsonText
       errorClass = failure.errorClass.rawValue
-    case .wait, .awaitSignal:
+    case .wait, .awaitSignal, .startChild:
       return false
     }
     let rows = try await transaction.connection.query(
@@ -160,7 +163,7 @@ extension WorkflowEngine {
         errorClass: failure.errorClass.rawValue, startedAt: startedAt, finishedAt: now
       ))
       try await self.afterFailure(step: id, attempt: attempt, failure: failure, status: failedStatus, in: &transaction)
-    case .wait, .awaitSignal:
+    case .wait, .awaitSignal, .startChild:
       break
     }
     return true

@@ -209,7 +209,10 @@ extension WorkflowEngine {
     }
     if outcome.ready { self.readyWorkCommitted() }
     if let step = outcome.step { self.metrics.stepFinished(step) }
-    if let (run, status) = outcome.finished { self.metrics.runFinished(run, status: status) }
+    if let (run, status) = outcome.finished {
+      self.metrics.runFinished(run, status: status)
+      self.timerWakeup.signal()  // a parent's child_done, or children's cancel_run
+    }
     return outcome.retried
   }
 

@@ -94,6 +94,11 @@ extension WorkflowEngine {
       if try await self.resolveWaiting(step: stepID, attempt: attempt, with: SignalDelivery.timeout(of: step), failedStatus: .timedOut, in: &transaction) {
         try await transaction.advance()
       }
+    case "child_done":
+      guard let stepID, let attempt else { return }
+      try await self.childFinished(step: stepID, attempt: attempt, in: &transaction)
+    case "cancel_run":
+      try await self.cancelForParent(in: &transaction)
     case "run_timeout":
       try await transaction.finish(.timedOut, output: nil, error: StepFailure("the run exceeded its run_timeout", errorClass: .timeout).json)
     case "sla":

@@ -24,12 +24,14 @@ struct RunRecord: Sendable {
   var slaMet: Bool?
   var lastEventSequence: Int64
   var runAttempt: Int
+  /// subworkflow: the attempt of the parent's step this child run serves.
+  var parentStepAttempt: Int? = nil
 
   /// The columns in the order ``init(row:)`` reads them.
   static let columns = """
     tenant, id, workflow_name, workflow_version, status, input::text, output::text, error::text,
     idempotency_key, parent_run_id, parent_step_id, started_by, labels::text, created_at, started_at,
-    finished_at, deadline, sla_deadline, sla_met, last_event_seq, run_attempt
+    finished_at, deadline, sla_deadline, sla_met, last_event_seq, run_attempt, parent_step_attempt
     """
 
   /// What `run.*` evaluates to in expressions.
@@ -140,7 +142,7 @@ extension StepRecord {
       self.status = .failed
       self.error = failure
       self.finishedAt = now
-    case .wait, .awaitSignal:
+    case .wait, .awaitSignal, .startChild:
       self.status = .waiting
     }
   }

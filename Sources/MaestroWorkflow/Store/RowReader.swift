@@ -47,6 +47,7 @@ extension RunRecord {
     self.slaMet = try reader.next()
     self.lastEventSequence = try reader.next()
     self.runAttempt = try reader.next()
+    self.parentStepAttempt = try reader.next()
   }
 }
 

@@ -41,7 +41,13 @@ struct RunTransaction {
   /// Whether a READY step was written: after the commit, wake executors
   /// (``WorkflowEngine/readyWorkCommitted()``). Never NOTIFY inside the transaction: a NOTIFY
   /// holds a database-wide lock until its commit is flushed, which serialises hot commits.
-  var scheduledReadyWork: Bool { self.newSteps.contains { $0.record.status == .ready } }
+  var scheduledReadyWork: Bool { self.startedChildRun || self.newSteps.contains { $0.record.status == .ready } }
+  /// A child run (with ready steps) was started in this transaction.
+  var startedChildRun = false
+  /// Timers were created: after the commit, wake the timer loop.
+  var createsTimers: Bool { !self.timers.isEmpty || self.cancelsChildren }
+  /// The run ended without completing: its active child runs are to be cancelled.
+  private(set) var cancelsChildren = false
   /// Run outcome recorded in this transaction, for metrics after commit.
   private(set) var finishedStatus: RunStatus?
 
@@ -57,6 +63,8 @@ struct RunTransaction {
     var fireAt: Date
     var stepID: String?
     var attempt: Int?
+    /// Another run's timer (a child telling its parent it finished); nil: this run's.
+    var runID: UUID? = nil
   }
 
   /// A step attempt written by this transaction.
@@ -181,6 +189,13 @@ struct RunTransaction {
     self.timers.removeAll()
     self.timerDeletes.removeAll()
     self.deletesRunTimers = !self.isNew
+    if let parent = self.run.parentRunID, let step = self.run.parentStepID, let attempt = self.run.parentStepAttempt {
+      // The parent's step resolves in its own transaction (no parent/child lock order).
+      self.timers.append(PendingTimer(kind: "child_done", fireAt: self.now, stepID: step, attempt: attempt, runID: parent))
+    }
+    if status != .completed, self.workflow.steps.values.contains(where: { $0.type == .subworkflow }) {
+      self.cancelsChildren = true
+    }
     self.run.status = status
     self.run.output = output
     self.run.error = error
@@ -286,6 +301,10 @@ struct BulkWrites {
   var cancelNows: [Date] = []
   var timerRunTenants: [String] = []
   var timerRuns: [UUID] = []
+  // active children of runs that ended without completing: a cancel_run timer each
+  var childCancelTenants: [String] = []
+  var childCancelParents: [UUID] = []
+  var childCancelNows: [Date] = []
   // per-attempt timer deletion
   var timerDeleteTenants: [String] = []
   var timerDeleteRuns: [UUID] = []
@@ -349,6 +368,11 @@ struct BulkWrites {
       self.cancelRuns.append(run.id)
       self.cancelNows.append(now)
     }
+    if transaction.cancelsChildren {
+      self.childCancelTenants.append(run.tenant)
+      self.childCancelParents.append(run.id)
+      self.childCancelNows.append(now)
+    }
     if transaction.deletesRunTimers {
       self.timerRunTenants.append(run.tenant)
       self.timerRuns.append(run.id)
@@ -361,7 +385,7 @@ struct BulkWrites {
     }
     for timer in transaction.timers {
       self.timerTenants.append(run.tenant)
-      self.timerInsertRuns.append(run.id)
+      self.timerInsertRuns.append(timer.runID ?? run.id)
       self.timerKinds.append(timer.kind)
       self.timerFireAts.append(timer.fireAt)
       self.timerSteps.append(timer.stepID ?? "")
@@ -462,6 +486,19 @@ struct BulkWrites {
         FROM unnest(\(self.timerTenants)::text[], \(self.timerInsertRuns)::uuid[], \(self.timerSteps)::text[], \(self.timerAttempts)::bigint[],
           \(self.timerKinds)::text[], \(self.timerFireAts)::timestamptz[]) AS t(tenant, run_id, step_id, attempt, kind, fire_at)
         ON CONFLICT ON CONSTRAINT timers_unique DO UPDATE SET fire_at = EXCLUDED.fire_at
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.childCancelParents.isEmpty {
+      _ = try await connection.query(
+        """
+        INSERT INTO timers (tenant, run_id, kind, fire_at)
+        SELECT r.tenant, r.id, 'cancel_run', p.now
+        FROM unnest(\(self.childCancelTenants)::text[], \(self.childCancelParents)::uuid[], \(self.childCancelNows)::timestamptz[]) AS p(tenant, id, now)
+        JOIN runs r ON r.tenant = p.tenant AND r.parent_run_id = p.id
+        WHERE r.status IN ('QUEUED', 'RUNNING')
+        ON CONFLICT ON CONSTRAINT timers_unique DO NOTHING
         """,
         logger: logger
       ).collect()

@@ -190,6 +190,13 @@ public enum DefinitionValidator {
         }
       case .fail:
         failMessage = step.fail.message.contains("${") ? checkTemplate(step.fail.message, "fail.message") : nil
+      case .subworkflow:
+        if step.subworkflow.workflowName.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._-]{0,127}/) == nil {
+          stepIssue("subworkflow.workflow_name", step.subworkflow.workflowName.isEmpty ? "a subworkflow step needs a workflow_name" : "is not a workflow name", "invalid_subworkflow")
+        } else if step.subworkflow.workflowName == definition.name {
+          stepIssue("subworkflow.workflow_name", "a workflow cannot start itself", "recursive_subworkflow")
+        }
+        if step.subworkflow.workflowVersion < 0 { stepIssue("subworkflow.workflow_version", "must be 0 (latest) or a version", "invalid_subworkflow") }
       case .task:
         if step.taskQueue.wholeMatch(of: /[A-Za-z0-9][A-Za-z0-9._:-]{0,127}/) == nil {
           stepIssue("task_queue", step.taskQueue.isEmpty ? "a task step needs a task_queue" : "must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}", "invalid_task_queue")

@@ -10,6 +10,8 @@ public enum BuiltinExecutor {
     case wait(until: Date)
     /// A durable wait for the named signal (wait_signal, approval), until `timeoutAt` if set.
     case awaitSignal(name: String, timeoutAt: Date?)
+    /// Start a child run of `workflow` (version 0: latest) with `input`, and wait for it.
+    case startChild(workflow: String, version: Int, input: JSONValue)
   }
 
   public static func execute(type: StepType, input: JSONValue, now: Date) -> Result {
@@ -36,7 +38,12 @@ public enum BuiltinExecutor {
     case .http:
       // Needs the network: the engine's HTTP executor runs it, never this pure function.
       return .failed(StepFailure("http steps run in the engine's HTTP executor", errorClass: .platform, nonRetryable: true))
-    case .task, .subworkflow, .foreach:
+    case .subworkflow:
+      guard case .string(let workflow) = input["workflow"] ?? .null, case .number(let version) = input["version"] ?? .null else {
+        return .failed(StepFailure("subworkflow: no workflow", errorClass: .platform, nonRetryable: true))
+      }
+      return .startChild(workflow: workflow, version: Int(version), input: input["input"] ?? .object([:]))
+    case .task, .foreach:
       return .failed(StepFailure("step type '\(type.rawValue)' is not supported by this engine version", errorClass: .user, nonRetryable: true))
     }
   }

@@ -149,6 +149,12 @@ public struct RunPlanner: Sendable {
       ])
     case .http:
       return try HTTPStepSpec.input(of: step, context: context)
+    case .subworkflow:
+      return [
+        "workflow": .string(step.proto.subworkflow.workflowName),
+        "version": .number(Double(step.proto.subworkflow.workflowVersion)),
+        "input": try step.input.evaluatingTemplates(in: context),
+      ]
     case .waitSignal, .approval:
       var input: [String: JSONValue] = ["signal": .string(step.signalName ?? step.id)]
       if let timeout = step.signalTimeout {
