@@ -1,4 +1,4 @@
-public import GRPCCore
+import GRPCCore
 
 /// Runs `body` in a task that is cancelled when the server RPC is cancelled: the peer reset
 /// the stream or went away, the RPC's deadline passed, or the server began shutting down.

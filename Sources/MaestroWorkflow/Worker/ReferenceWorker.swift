@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import GRPCCore
 public import GRPCNIOTransportHTTP2
 public import Logging

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 extension CompiledWorkflow.CompiledStep {
   /// wait_signal / approval: the signal the step waits for (default: the step id).

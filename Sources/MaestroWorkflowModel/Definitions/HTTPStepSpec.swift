@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The `http` step's rules shared by validation, planning and execution.
 public enum HTTPStepSpec {
