@@ -1,4 +1,5 @@
 import Foundation
+import MaestroKit
 @testable import MaestroMetrics
 import MaestroProtos
 import PostgresNIO
@@ -294,6 +295,17 @@ struct DayRollupTests {
       #expect(rows[.hour, default: 0] <= hourBound, "\(now)")
       #expect(rows[.day, default: 0] <= 31, "\(now)")
     }
+  }
+
+  @Test("the day retention is 400 days by default, set by flag or variable, and at least the hour retention")
+  func dayRetentionSetting() throws {
+    #expect(try MetricsOptions.parse([]).resolve(environment: [:]).dayRetention == .seconds(400 * 86_400))
+    #expect(try MetricsOptions.parse(["--day-retention", "500d"]).resolve(environment: [:]).dayRetention == .seconds(500 * 86_400))
+    #expect(try MetricsOptions.parse([]).resolve(environment: ["MAESTRO_METRICS_DAY_RETENTION": "120d"]).dayRetention == .seconds(120 * 86_400))
+    let error = #expect(throws: ConfigurationError.self) {
+      try MetricsOptions.parse([]).resolve(environment: ["MAESTRO_METRICS_DAY_RETENTION": "30d"])
+    }
+    #expect(error?.setting == "MAESTRO_METRICS_DAY_RETENTION")
   }
 
   @Test("retention deletes old minutes, hours and days, but never hours the day rollup has not summed")

@@ -17,7 +17,8 @@ struct AggregateStore: Sendable {
   private let seriesIDs = SeriesCache()
   /// Minutes are kept this long (ingest rejects older events; reads use hours beyond it).
   var minuteRetention: Duration
-  /// Hours are kept this long (reads use days beyond it).
+  /// Hours are kept this long (reads use days beyond it), but never deleted before they are in
+  /// a day; days are kept `dayRetention`.
   var hourRetention: Duration
   var dayRetention: Duration
 
@@ -100,7 +101,7 @@ struct AggregateStore: Sendable {
           let bucket = Date(timeIntervalSince1970: (buckets[index].timeIntervalSince1970 / width).rounded(.down) * width)
           if let last = late.buckets.indices.last, late.buckets[last] == bucket, late.series[last] == series[index], late.tenants[last] == tenants[index] {
             for column in 0..<8 { late.columns[column][last] += columns[column][index] }
-            for bucket in 0..<21 { late.latency[last * 21 + bucket] += latency[index * 21 + bucket] }
+            for slot in 0..<21 { late.latency[last * 21 + slot] += latency[index * 21 + slot] }
             continue
           }
           late.tenants.append(tenants[index])
