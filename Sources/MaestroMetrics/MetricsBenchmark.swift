@@ -11,7 +11,8 @@ import SwiftProtobuf
 /// `make bench-metrics`: ingest rate through the RecordEvents handler (protobuf decode,
 /// validation, aggregation, the Postgres upserts and the exported Prometheus series; not the
 /// HTTP/2 transport) and SLO status
-/// latency over 30 days of 1-minute data for 100 series.
+/// latency over 30 days of 1-minute data for 100 series (rolled up into hours and days, as in
+/// production).
 public enum MetricsBenchmark {
   public struct Options: Sendable {
     public var databaseURL: String
@@ -29,7 +30,8 @@ public enum MetricsBenchmark {
     var configuration = try DatabaseConfiguration(url: options.databaseURL, schema: "metrics")
     configuration.maxConnections = options.concurrency + 4
     let database = Database(configuration: configuration, logger: logger)
-    // Minutes are kept for the whole range, so the generated 30 days stay readable.
+    // Minutes are kept for the whole range, so the generated 30 days stay readable (reads use
+    // days and hours where the rollups completed them, as in production).
     // The exported outcome counters and histograms are updated as in production.
     let engine = MetricsEngine(
       database: database, minuteRetention: .seconds(Int64(options.days + 1) * 86_400), hourRetention: .seconds(400 * 86_400),
@@ -126,10 +128,12 @@ public enum MetricsBenchmark {
     let count = try rows.first?.decode(Int64.self) ?? 0
     print(String(format: "status data: %d minute rows (%d series x %d days) generated in %.1f s", count, options.series, options.days, (ContinuousClock.now - fill).seconds))
     let rollupStart = ContinuousClock.now
-    let hours = try await engine.aggregates.rollup(now: now)
-    print(String(format: "rollup: %d hours rolled up in %.1f s", hours, (ContinuousClock.now - rollupStart).seconds))
-    _ = try await engine.database.client.query("ANALYZE series_minute").collect()
-    _ = try await engine.database.client.query("ANALYZE series_hour").collect()
+    let rolled = try await engine.aggregates.rollup(now: now)
+    print(String(format: "rollup: %d hours and %d days rolled up in %.1f s", rolled.hours, rolled.days, (ContinuousClock.now - rollupStart).seconds))
+    guard rolled.days >= options.days - 1 else { throw MaestroError(.internal, "the rollup produced \(rolled.days) days of \(options.days)") }
+    for table in ["series_minute", "series_hour", "series_day"] {
+      _ = try await engine.database.client.query(PostgresQuery(unsafeSQL: "ANALYZE \(table)")).collect()
+    }
 
     let all = SLODefinition(name: "bench-all-runs", filter: .init(kind: .run), good: .succeeded, objective: 0.999)
     let one = SLODefinition(name: "bench-one-workflow", filter: .init(kind: .run, workflow: "w7"), good: .latencyBelow(milliseconds: 30_000), objective: 0.99)

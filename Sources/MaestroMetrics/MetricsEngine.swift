@@ -12,9 +12,13 @@ struct MetricsEngine: Sendable {
   let outcomeMetrics: OutcomeMetrics?
   let logger: Logger
 
-  init(database: Database, minuteRetention: Duration, hourRetention: Duration, outcomeMetrics: OutcomeMetrics?, logger: Logger) {
+  init(
+    database: Database, minuteRetention: Duration, hourRetention: Duration, dayRetention: Duration = .seconds(400 * 86_400),
+    outcomeMetrics: OutcomeMetrics?, logger: Logger
+  ) {
     self.database = database
-    self.aggregates = AggregateStore(database: database, logger: logger, minuteRetention: minuteRetention, hourRetention: hourRetention)
+    self.aggregates = AggregateStore(
+      database: database, logger: logger, minuteRetention: minuteRetention, hourRetention: hourRetention, dayRetention: dayRetention)
     self.slos = SLOStore(database: database, logger: logger)
     self.receivers = ReceiverStore(database: database, logger: logger)
     self.statuses = SLOStatusEngine(store: self.aggregates)

@@ -13,7 +13,10 @@ public struct MetricsOptions: ParsableArguments, Sendable {
   @Option(help: "How long hourly aggregates are kept. [MAESTRO_METRICS_HOUR_RETENTION, default 90d]")
   public var hourRetention: String?
 
-  @Option(help: "How often minutes are rolled up into hours and retention applied. [MAESTRO_METRICS_ROLLUP_INTERVAL, default 1m]")
+  @Option(help: "How long daily aggregates are kept. [MAESTRO_METRICS_DAY_RETENTION, default 400d]")
+  public var dayRetention: String?
+
+  @Option(help: "How often minutes are rolled up into hours, hours into days, and retention applied. [MAESTRO_METRICS_ROLLUP_INTERVAL, default 1m]")
   public var rollupInterval: String?
 
   @Option(help: "Comma-separated tenants that get the shipped default SLOs at startup. [MAESTRO_METRICS_DEFAULT_SLO_TENANTS, default default]")
@@ -45,6 +48,7 @@ public struct MetricsOptions: ParsableArguments, Sendable {
     settings.evaluationInterval = try env.resolveDuration(self.evaluationInterval, env: "MAESTRO_METRICS_EVALUATION_INTERVAL", default: settings.evaluationInterval)
     settings.minuteRetention = try env.resolveDuration(self.minuteRetention, env: "MAESTRO_METRICS_MINUTE_RETENTION", default: settings.minuteRetention)
     settings.hourRetention = try env.resolveDuration(self.hourRetention, env: "MAESTRO_METRICS_HOUR_RETENTION", default: settings.hourRetention)
+    settings.dayRetention = try env.resolveDuration(self.dayRetention, env: "MAESTRO_METRICS_DAY_RETENTION", default: settings.dayRetention)
     settings.rollupInterval = try env.resolveDuration(self.rollupInterval, env: "MAESTRO_METRICS_ROLLUP_INTERVAL", default: settings.rollupInterval)
     settings.dispatchInterval = try env.resolveDuration(self.dispatchInterval, env: "MAESTRO_METRICS_DISPATCH_INTERVAL", default: settings.dispatchInterval)
     settings.retryBackoff = try env.resolveDuration(self.retryBackoff, env: "MAESTRO_METRICS_RETRY_BACKOFF", default: settings.retryBackoff)
@@ -59,6 +63,9 @@ public struct MetricsOptions: ParsableArguments, Sendable {
     guard settings.minuteRetention >= .seconds(86_400) else { throw ConfigurationError(setting: "MAESTRO_METRICS_MINUTE_RETENTION", message: "must be at least 1d") }
     guard settings.hourRetention >= settings.minuteRetention, settings.hourRetention >= SLODefinition.maximumWindow else {
       throw ConfigurationError(setting: "MAESTRO_METRICS_HOUR_RETENTION", message: "must be at least the minute retention and the longest SLO window (90d)")
+    }
+    guard settings.dayRetention >= settings.hourRetention else {
+      throw ConfigurationError(setting: "MAESTRO_METRICS_DAY_RETENTION", message: "must be at least the hour retention")
     }
     guard settings.retryBackoff > .zero, settings.retryBackoffMax >= settings.retryBackoff else {
       throw ConfigurationError(setting: "MAESTRO_METRICS_RETRY_BACKOFF", message: "must be positive and at most MAESTRO_METRICS_RETRY_BACKOFF_MAX")

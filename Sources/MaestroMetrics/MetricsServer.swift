@@ -13,13 +13,14 @@ public enum MetricsServer {
   public static let defaults = ServiceDefaults(serviceName: "metrics-service", schema: "metrics", grpcPort: 9103, adminPort: 9204)
 
   /// The `metrics` schema version this build needs (its highest migration).
-  public static let requiredSchemaVersion = 2
+  public static let requiredSchemaVersion = 3
 
   /// The service's own settings (see ``MetricsOptions`` for their variables).
   public struct Settings: Sendable {
     public var evaluationInterval: Duration = .seconds(30)
     public var minuteRetention: Duration = .seconds(7 * 86_400)
     public var hourRetention: Duration = .seconds(90 * 86_400)
+    public var dayRetention: Duration = .seconds(400 * 86_400)
     public var rollupInterval: Duration = .seconds(60)
     public var dispatchInterval: Duration = .seconds(1)
     public var retryBackoff: Duration = .seconds(2)
@@ -36,7 +37,7 @@ public enum MetricsServer {
   /// What metrics-service runs inside its host.
   public static func components(host: MaestroServiceHost, settings: Settings = Settings()) -> ServiceComponents {
     let engine = MetricsEngine(
-      database: host.database, minuteRetention: settings.minuteRetention, hourRetention: settings.hourRetention,
+      database: host.database, minuteRetention: settings.minuteRetention, hourRetention: settings.hourRetention, dayRetention: settings.dayRetention,
       outcomeMetrics: OutcomeMetrics(registry: host.registry), logger: host.logger)
     let evaluator = engine.makeEvaluator(interval: settings.evaluationInterval, metrics: SLOStatusMetrics(registry: host.registry), externalURL: settings.externalURL)
     let dispatcher = NotificationDispatcher(
@@ -76,7 +77,8 @@ public enum MetricsServer {
   }
 }
 
-/// Rolls complete hours of minutes up into hours and applies retention, periodically.
+/// Rolls complete hours of minutes up into hours, complete days of hours into days, and applies
+/// retention, periodically.
 struct RollupWorker: Service {
   let store: AggregateStore
   let interval: Duration
@@ -86,9 +88,11 @@ struct RollupWorker: Service {
     while !Task.isCancelled && !Task.isShuttingDownGracefully {
       do {
         let now = Date()
-        let hours = try await self.store.rollup(now: now)
+        let rolled = try await self.store.rollup(now: now)
         let deleted = try await self.store.applyRetention(now: now)
-        if hours > 0 || deleted > 0 { self.logger.info("rollup", metadata: ["hours": "\(hours)", "rows_deleted": "\(deleted)"]) }
+        if rolled.hours > 0 || rolled.days > 0 || deleted > 0 {
+          self.logger.info("rollup", metadata: ["hours": "\(rolled.hours)", "days": "\(rolled.days)", "rows_deleted": "\(deleted)"])
+        }
       } catch {
         self.logger.error("rollup failed", metadata: ["error": "\(error)"])
       }

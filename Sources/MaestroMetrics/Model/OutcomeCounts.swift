@@ -15,8 +15,8 @@ public enum OutcomeClass: Sendable, Hashable {
   case cancelled
 }
 
-/// One aggregate row (a minute or an hour of a series, or a sum of rows): the counters of the
-/// `series_minute` / `series_hour` tables.
+/// One aggregate row (a minute, hour or day of a series, or a sum of rows): the counters of the
+/// `series_minute` / `series_hour` / `series_day` tables.
 public struct OutcomeCounts: Sendable, Hashable {
   public var total: Int64 = 0
   public var success: Int64 = 0

@@ -9,12 +9,28 @@ extension AggregateStore {
     var end: Date
   }
 
-  /// The rollup's progress: every hour before it is in `series_hour`.
-  func completedUpto() async throws -> Date? {
+  /// How far the rollups have come: every hour before `hours` is in `series_hour`, every day
+  /// before `days` in `series_day` (`days` <= `hours`). Before the first rollup: the epoch.
+  struct RollupMarks: Sendable, Hashable {
+    var hours: Date
+    var days: Date
+
+    static let none = RollupMarks(hours: Date(timeIntervalSince1970: 0), days: Date(timeIntervalSince1970: 0))
+  }
+
+  /// Both rollup marks, in one read.
+  func rollupMarks() async throws -> RollupMarks {
     let rows = try await self.database.client.query(
-      "SELECT completed_upto FROM rollup_progress WHERE name = \(Self.rollupName)", logger: self.logger
+      "SELECT name, completed_upto FROM rollup_progress WHERE name IN (\(Self.rollupName), \(Self.dayRollupName))", logger: self.logger
     ).collect()
-    return try rows.first?.decode(Date.self)
+    var marks = RollupMarks.none
+    for row in rows {
+      let (name, mark) = try row.decode((String, Date).self)
+      if name == Self.rollupName { marks.hours = mark } else { marks.days = mark }
+    }
+    // The day mark never passes the hour mark; guard the read against a hand-edited row.
+    marks.days = min(marks.days, marks.hours)
+    return marks
   }
 
   /// How much of the latency histogram a read needs: summing the 21 array elements of every
@@ -27,44 +43,34 @@ extension AggregateStore {
   }
 
   /// Counts of the series matching `filter` in `tenant`, for each of `ranges`, in one statement.
+  ///
+  /// Each range is cut into whole days, whole hours and minutes where the rollups completed
+  /// them (``pieces(of:marks:minuteFloor:hourFloor:)``), and the pieces of all ranges are split
+  /// into disjoint segments per level: the windows of a status all end now and overlap, so the
+  /// rows they share are read once and added to each of them.
   func counts(tenant: String, filter: SLODefinition.SeriesFilter, ranges: [TimeRange], now: Date, latency: LatencyNeed = .all) async throws -> [OutcomeCounts] {
     let columns = Self.sumColumns(latency)
-    let completed = try await self.completedUpto() ?? .distantPast
+    let marks = try await self.rollupMarks()
     let minuteFloor = now.addingTimeInterval(-self.minuteRetention.seconds)
+    let hourFloor = now.addingTimeInterval(-self.hourRetention.seconds)
+    let plan = Self.readPlan(ranges.map { Self.pieces(of: $0, marks: marks, minuteFloor: minuteFloor, hourFloor: hourFloor) })
+    var result = Array(repeating: OutcomeCounts(), count: ranges.count)
+    guard !plan.segments.isEmpty else { return result }
     var bindings = PostgresBindings()
     bindings.append(tenant)
     bindings.append(filter.kind?.rawValue ?? "")
     bindings.append(filter.kind == .request ? filter.route : filter.workflow)
     bindings.append(filter.stepID)
     var parts: [String] = []
-    func piece(_ index: Int, _ table: String, _ start: Date, _ end: Date) {
-      guard start < end else { return }
-      bindings.append(start)
+    for (index, segment) in plan.segments.enumerated() {
+      bindings.append(segment.start)
       let a = bindings.count
-      bindings.append(end)
+      bindings.append(segment.end)
       let b = bindings.count
       parts.append(
-        "SELECT \(index) AS i, \(columns) FROM \(table) WHERE tenant = $1 AND series_id IN (SELECT id FROM s) AND bucket_start >= $\(a) AND bucket_start < $\(b)"
+        "SELECT \(index) AS i, \(columns) FROM \(segment.level.table) WHERE tenant = $1 AND series_id IN (SELECT id FROM s) AND bucket_start >= $\(a) AND bucket_start < $\(b)"
       )
     }
-    for (index, range) in ranges.enumerated() {
-      let hourStart = Self.ceilHour(range.start)
-      let hourEnd = min(Self.floorHour(range.end), completed)
-      if hourStart < hourEnd {
-        if range.start < minuteFloor {
-          // The head's minutes have aged out: count its whole hour instead.
-          piece(index, "series_hour", Self.floorHour(range.start), hourEnd)
-        } else {
-          piece(index, "series_minute", range.start, hourStart)
-          piece(index, "series_hour", hourStart, hourEnd)
-        }
-        piece(index, "series_minute", hourEnd, range.end)
-      } else {
-        piece(index, "series_minute", max(range.start, minuteFloor), range.end)
-      }
-    }
-    var result = Array(repeating: OutcomeCounts(), count: ranges.count)
-    guard !parts.isEmpty else { return result }
     let sql = """
       WITH s AS (
         SELECT id FROM series WHERE tenant = $1 AND ($2 = '' OR kind = $2) AND ($3 = '' OR workflow_or_route = $3)
@@ -75,7 +81,7 @@ extension AggregateStore {
     let rows = try await self.database.client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: self.logger)
     for try await row in rows {
       let (index, counts) = try Self.decodeCounts(row)
-      result[index].merge(counts)
+      for (rangeIndex, sign) in plan.uses[index] { result[rangeIndex].add(counts, times: sign) }
     }
     return result
   }
@@ -121,5 +127,30 @@ extension AggregateStore {
 
   static func ceilHour(_ date: Date) -> Date {
     Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 3600).rounded(.up) * 3600)
+  }
+
+  /// The UTC day boundaries around `date` (a day is 86,400 s of the epoch, as in `series_day`'s CHECK).
+  static func floorDay(_ date: Date) -> Date {
+    Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
+  }
+
+  static func ceilDay(_ date: Date) -> Date {
+    Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86_400).rounded(.up) * 86_400)
+  }
+}
+
+extension OutcomeCounts {
+  /// Adds `other` (`sign` 1) or subtracts it (`sign` -1): a read plan may count a whole hour or
+  /// day and subtract the part outside the range.
+  mutating func add(_ other: OutcomeCounts, times sign: Int64) {
+    self.total += sign * other.total
+    self.success += sign * other.success
+    self.failed += sign * other.failed
+    self.cancelled += sign * other.cancelled
+    self.timedOut += sign * other.timedOut
+    self.slaMet += sign * other.slaMet
+    self.slaMissed += sign * other.slaMissed
+    self.sumDurationMilliseconds += sign * other.sumDurationMilliseconds
+    for index in self.latency.counts.indices { self.latency.counts[index] += sign * other.latency.counts[index] }
   }
 }

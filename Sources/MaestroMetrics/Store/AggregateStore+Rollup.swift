@@ -3,11 +3,26 @@ import MaestroKit
 import PostgresNIO
 
 extension AggregateStore {
+  /// What one ``rollup(now:grace:)`` summed.
+  struct RollupResult: Sendable, Hashable {
+    var hours: Int
+    var days: Int
+  }
+
+  /// Rolls complete hours of minutes up into `series_hour`, then complete days of hours into
+  /// `series_day`, each in its own transaction.
+  @discardableResult
+  func rollup(now: Date, grace: Duration = .seconds(120)) async throws -> RollupResult {
+    let hours = try await self.rollupHours(now: now, grace: grace)
+    let days = try await self.rollupDays()
+    return RollupResult(hours: hours, days: days)
+  }
+
   /// Sums the minutes of every complete hour not yet rolled up into `series_hour` and advances
   /// `rollup_progress`, in one transaction (exclusive with ingest's late-hour path). An hour is
   /// complete `grace` after it ends. Returns the number of hours rolled up.
   @discardableResult
-  func rollup(now: Date, grace: Duration = .seconds(120)) async throws -> Int {
+  func rollupHours(now: Date, grace: Duration = .seconds(120)) async throws -> Int {
     let target = Self.floorHour(now.addingTimeInterval(-grace.seconds))
     return try await self.database.withTransaction { connection in
       _ = try await connection.query(
@@ -54,19 +69,79 @@ extension AggregateStore {
     }
   }
 
-  /// Deletes minutes, hours and batch ids past their retention, in slices so no statement holds
-  /// locks for long. Returns the rows deleted.
+  /// Sums the hours of every complete day not yet rolled up into `series_day` and advances the
+  /// `hour_to_day` mark, in one transaction (exclusive with ingest's late-day path). A day is
+  /// complete once the minute → hour rollup has passed its end. Returns the number of days
+  /// rolled up. A restart neither skips nor doubles a day: the sums and the mark commit together.
+  @discardableResult
+  func rollupDays() async throws -> Int {
+    try await self.database.withTransaction { connection in
+      _ = try await connection.query(
+        "INSERT INTO rollup_progress (name, completed_upto) VALUES (\(Self.dayRollupName), to_timestamp(0)) ON CONFLICT DO NOTHING",
+        logger: self.logger
+      ).collect()
+      let progress = try await connection.query(
+        "SELECT completed_upto FROM rollup_progress WHERE name = \(Self.dayRollupName) FOR UPDATE", logger: self.logger
+      ).collect()
+      var from = try progress.first!.decode(Date.self)
+      // Every hour before the hour mark is committed in series_hour (the mark commits with them).
+      let hourMark = try await connection.query(
+        "SELECT completed_upto FROM rollup_progress WHERE name = \(Self.rollupName)", logger: self.logger
+      ).collect()
+      let target = Self.floorDay(try hourMark.first?.decode(Date.self) ?? Date(timeIntervalSince1970: 0))
+      if from.timeIntervalSince1970 == 0 {
+        // First run: start at the oldest hour.
+        let oldest = try await connection.query("SELECT min(bucket_start) FROM series_hour", logger: self.logger).collect()
+        guard let first = try oldest.first?.decode(Date?.self) else {
+          _ = try await connection.query(
+            "UPDATE rollup_progress SET completed_upto = \(target), updated_at = now() WHERE name = \(Self.dayRollupName)", logger: self.logger
+          ).collect()
+          return 0
+        }
+        from = Self.floorDay(first)
+      }
+      guard from < target else { return 0 }
+      let buckets = (1...21).map { "sum(latency_buckets[\($0)])::bigint" }.joined(separator: ", ")
+      let sumArrays = "ARRAY[" + (1...21).map { "d.latency_buckets[\($0)] + EXCLUDED.latency_buckets[\($0)]" }.joined(separator: ", ") + "]"
+      _ = try await connection.query(
+        PostgresQuery(
+          unsafeSQL: """
+            INSERT INTO series_day AS d (tenant, series_id, bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
+            SELECT tenant, series_id, to_timestamp(floor(extract(epoch FROM bucket_start) / 86400) * 86400),
+                   sum(total), sum(success), sum(failed), sum(timed_out), sum(sla_met), sum(sla_missed), sum(sum_duration_ms), ARRAY[\(buckets)]
+            FROM series_hour WHERE bucket_start >= $1 AND bucket_start < $2
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (tenant, series_id, bucket_start) DO UPDATE SET
+              total = d.total + EXCLUDED.total, success = d.success + EXCLUDED.success, failed = d.failed + EXCLUDED.failed,
+              timed_out = d.timed_out + EXCLUDED.timed_out, sla_met = d.sla_met + EXCLUDED.sla_met, sla_missed = d.sla_missed + EXCLUDED.sla_missed,
+              sum_duration_ms = d.sum_duration_ms + EXCLUDED.sum_duration_ms, latency_buckets = \(sumArrays)
+            """,
+          binds: { var b = PostgresBindings(); b.append(from); b.append(target); return b }()
+        ),
+        logger: self.logger
+      ).collect()
+      _ = try await connection.query(
+        "UPDATE rollup_progress SET completed_upto = \(target), updated_at = now() WHERE name = \(Self.dayRollupName)", logger: self.logger
+      ).collect()
+      return Int(target.timeIntervalSince(from) / 86_400)
+    }
+  }
+
+  /// Deletes minutes, hours, days and batch ids past their retention, in slices so no statement
+  /// holds locks for long. Returns the rows deleted.
   @discardableResult
   func applyRetention(now: Date, slice: Int = 20_000) async throws -> Int {
     var deleted = 0
     let minuteCutoff = now.addingTimeInterval(-self.minuteRetention.seconds)
     let hourCutoff = now.addingTimeInterval(-self.hourRetention.seconds)
+    let dayCutoff = now.addingTimeInterval(-self.dayRetention.seconds)
     let batchCutoff = now.addingTimeInterval(-86_400)
-    // Never delete minutes the rollup has not summed yet.
-    let completed = try await self.completedUpto() ?? .distantPast
+    // Never delete minutes the hour rollup has not summed yet, nor hours the day rollup has not.
+    let marks = try await self.rollupMarks()
     let statements: [PostgresQuery] = [
-      "DELETE FROM series_minute WHERE ctid IN (SELECT ctid FROM series_minute WHERE bucket_start < \(min(minuteCutoff, completed)) LIMIT \(slice)) RETURNING 1",
-      "DELETE FROM series_hour WHERE ctid IN (SELECT ctid FROM series_hour WHERE bucket_start < \(hourCutoff) LIMIT \(slice)) RETURNING 1",
+      "DELETE FROM series_minute WHERE ctid IN (SELECT ctid FROM series_minute WHERE bucket_start < \(min(minuteCutoff, marks.hours)) LIMIT \(slice)) RETURNING 1",
+      "DELETE FROM series_hour WHERE ctid IN (SELECT ctid FROM series_hour WHERE bucket_start < \(min(hourCutoff, marks.days)) LIMIT \(slice)) RETURNING 1",
+      "DELETE FROM series_day WHERE ctid IN (SELECT ctid FROM series_day WHERE bucket_start < \(dayCutoff) LIMIT \(slice)) RETURNING 1",
       "DELETE FROM ingest_batches WHERE ctid IN (SELECT ctid FROM ingest_batches WHERE received_at < \(batchCutoff) LIMIT \(slice)) RETURNING 1",
       "DELETE FROM notification_outbox WHERE ctid IN (SELECT ctid FROM notification_outbox WHERE delivered_at < \(hourCutoff) LIMIT \(slice)) RETURNING 1",
     ]

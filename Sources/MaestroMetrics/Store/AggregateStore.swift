@@ -6,26 +6,37 @@ import PostgresNIO
 import Synchronization
 
 /// The aggregate tables: ingest upserts into `series_minute`, the status and stats reads, the
-/// minute → hour rollup and retention.
+/// minute → hour → day rollups and retention.
 ///
-/// Reads of a time range use whole hours from `series_hour` where the rollup has completed them
-/// and minutes elsewhere, so a 30-day status reads ~720 hourly rows per series instead of 43,200.
+/// Reads of a time range use whole days from `series_day` and whole hours from `series_hour`
+/// where the rollups have completed them and minutes elsewhere, so a 30-day status reads ~30
+/// daily rows per series (plus the partial days at both ends) instead of 43,200 minutes.
 struct AggregateStore: Sendable {
   let database: Database
   let logger: Logger
   private let seriesIDs = SeriesCache()
   /// Minutes are kept this long (ingest rejects older events; reads use hours beyond it).
   var minuteRetention: Duration
+  /// Hours are kept this long (reads use days beyond it), but never deleted before they are in
+  /// a day; days are kept `dayRetention`.
   var hourRetention: Duration
+  var dayRetention: Duration
 
-  init(database: Database, logger: Logger, minuteRetention: Duration = .seconds(7 * 86_400), hourRetention: Duration = .seconds(90 * 86_400)) {
+  init(
+    database: Database, logger: Logger, minuteRetention: Duration = .seconds(7 * 86_400), hourRetention: Duration = .seconds(90 * 86_400),
+    dayRetention: Duration = .seconds(400 * 86_400)
+  ) {
     self.database = database
     self.logger = logger
     self.minuteRetention = minuteRetention
     self.hourRetention = hourRetention
+    self.dayRetention = dayRetention
   }
 
+  /// `rollup_progress` rows: every hour before `minute_to_hour`'s mark is in `series_hour`, every
+  /// day before `hour_to_day`'s mark is in `series_day` (and that mark never passes the first).
   static let rollupName = "minute_to_hour"
+  static let dayRollupName = "hour_to_day"
 
   // MARK: Ingest
 
@@ -65,23 +76,41 @@ struct AggregateStore: Sendable {
         if inserted.isEmpty { return false }
       }
       guard !series.isEmpty else { return true }
-      // Shared with other ingesters, exclusive with the rollup: a minute that lands in an hour
-      // the rollup has already summed is added to that hour as well, never lost between the two.
+      // Shared with other ingesters, exclusive with each rollup: a minute that lands in an hour
+      // (or day) a rollup has already summed is added to that hour (and day) as well, never lost
+      // between the levels nor counted twice. Both rows are locked in name order.
       let progress = try await connection.query(
-        "SELECT completed_upto FROM rollup_progress WHERE name = \(Self.rollupName) FOR SHARE", logger: self.logger
+        """
+        SELECT name, completed_upto FROM rollup_progress WHERE name IN (\(Self.rollupName), \(Self.dayRollupName))
+        ORDER BY name FOR SHARE
+        """,
+        logger: self.logger
       ).collect()
-      let completedUpto = try progress.first?.decode(Date.self)
+      var marks: [String: Date] = [:]
+      for row in progress {
+        let (name, mark) = try row.decode((String, Date).self)
+        marks[name] = mark
+      }
       try await self.upsert(table: "series_minute", tenants: tenants, series: series, buckets: buckets, columns: columns, latency: latency, on: connection)
-      if let completedUpto, buckets.contains(where: { $0 < completedUpto }) {
+      for (table, mark, width) in [("series_hour", marks[Self.rollupName], 3600.0), ("series_day", marks[Self.dayRollupName], 86_400.0)] {
+        guard let mark, buckets.contains(where: { $0 < mark }) else { continue }
         var late = (tenants: [String](), series: [Int64](), buckets: [Date](), columns: Array(repeating: [Int64](), count: 8), latency: [Int64]())
-        for index in buckets.indices where buckets[index] < completedUpto {
+        // Rows are sorted by (tenant, series, minute), so minutes of the same hour (day) are
+        // adjacent: they are merged into one row, as one upsert may not touch a row twice.
+        for index in buckets.indices where buckets[index] < mark {
+          let bucket = Date(timeIntervalSince1970: (buckets[index].timeIntervalSince1970 / width).rounded(.down) * width)
+          if let last = late.buckets.indices.last, late.buckets[last] == bucket, late.series[last] == series[index], late.tenants[last] == tenants[index] {
+            for column in 0..<8 { late.columns[column][last] += columns[column][index] }
+            for slot in 0..<21 { late.latency[last * 21 + slot] += latency[index * 21 + slot] }
+            continue
+          }
           late.tenants.append(tenants[index])
           late.series.append(series[index])
-          late.buckets.append(Date(timeIntervalSince1970: (buckets[index].timeIntervalSince1970 / 3600).rounded(.down) * 3600))
+          late.buckets.append(bucket)
           for column in 0..<8 { late.columns[column].append(columns[column][index]) }
           late.latency += latency[(index * 21)..<(index * 21 + 21)]
         }
-        try await self.upsert(table: "series_hour", tenants: late.tenants, series: late.series, buckets: late.buckets, columns: late.columns, latency: late.latency, on: connection)
+        try await self.upsert(table: table, tenants: late.tenants, series: late.series, buckets: late.buckets, columns: late.columns, latency: late.latency, on: connection)
       }
       return true
     }
