@@ -52,12 +52,14 @@ struct WorkflowCrashTests {
           let definition = try Maestro_Workflow_V1_WorkflowDefinition(jsonString: """
             {"name": "crashtest", "steps": [
               {"id": "a", "type": "echo", "input": {"v": 1}},
-              {"id": "nap", "type": "sleep", "dependsOn": ["a"], "sleep": {"duration": "0.3s"}},
+              {"id": "nap", "type": "sleep", "dependsOn": ["a"], "sleep": {"duration": "4s"}},
               {"id": "b", "type": "noop", "dependsOn": ["nap"]},
               {"id": "c", "type": "transform", "dependsOn": ["nap"], "input": {"done": true}}
             ]}
             """)
           _ = try await workflows.registerWorkflow(.with { $0.definition = definition }, metadata: metadata)
+          // The 4 s nap keeps every run unfinished until well after the kill, however fast the
+          // engine and however slow the machine: the kill always happens mid-run.
           for index in 0..<60 {
             _ = try await workflows.startRun(.with { $0.workflowName = "crashtest"; $0.idempotencyKey = "run-\(index)" }, metadata: metadata)
           }
