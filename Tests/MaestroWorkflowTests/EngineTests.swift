@@ -228,7 +228,7 @@ struct EngineTests {
     }
   }
 
-  static func waitFor(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+  static func waitFor(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
       guard ContinuousClock.now < deadline else {

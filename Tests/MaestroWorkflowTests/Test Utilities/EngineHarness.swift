@@ -135,7 +135,7 @@ struct EngineHarness {
   }
 
   /// Polls until the run is terminal (or `timeout` passes).
-  func waitForTerminal(_ id: String, tenant: String = "acme", timeout: Duration = .seconds(30)) async throws -> Maestro_Workflow_V1_Run {
+  func waitForTerminal(_ id: String, tenant: String = "acme", timeout: Duration = .seconds(60)) async throws -> Maestro_Workflow_V1_Run {
     let deadline = ContinuousClock.now + timeout
     while true {
       let run = try await self.run(id, tenant: tenant)
