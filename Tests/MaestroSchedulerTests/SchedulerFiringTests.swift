@@ -93,9 +93,10 @@ struct SchedulerFiringTests {
         let bufferAll = [try await trigger(.bufferAll), try await trigger(.bufferAll), try await trigger(.bufferAll)]
         #expect(bufferAll.map(\.result) == [.started, .buffered, .buffered])
         try await idle()
-        let fireTimes = Set(bufferAll.map(\.fireTime))
-        let runs = try await state().recentActions.filter { fireTimes.contains($0.fireTime) }
-        #expect(runs.count == 3 && runs.allSatisfy { $0.runStatus == "RUN_STATUS_COMPLETED" })
+        let fireTimes = Set(bufferAll.map(\.fireTime.milliseconds))
+        let runs = try await state().recentActions.filter { fireTimes.contains($0.fireTime.milliseconds) }
+        try #require(runs.count == 3)
+        #expect(runs.allSatisfy { $0.runStatus == "RUN_STATUS_COMPLETED" })
         var spans: [(Date, Date)] = []
         for action in runs { let run = try await runStatus(action.runID); spans.append((run.startedAt.date, run.completedAt.date)) }
         spans.sort { $0.0 < $1.0 }
@@ -107,7 +108,7 @@ struct SchedulerFiringTests {
         #expect(waiting.result == .buffered)
         try await idle()
         #expect(try await runStatus(victim.runID).status == .cancelled)
-        let replacement = try #require(try await state().recentActions.first { $0.fireTime == waiting.fireTime })
+        let replacement = try #require(try await state().recentActions.first { $0.fireTime.milliseconds == waiting.fireTime.milliseconds })
         #expect(replacement.runStatus == "RUN_STATUS_COMPLETED")
 
         // TERMINATE_OTHER: the active run is cancelled and the new one starts at once.
@@ -209,7 +210,7 @@ struct SchedulerFiringTests {
         let runs = try await suite.withWorkflowClient {
           try await $0.listRuns(.with { $0.labels = ["maestro.schedule-id": "hourly"] }, metadata: suite.user).runs
         }
-        #expect(runs.count == 3)
+        #expect(runs.filter { $0.labels["maestro.schedule-id"] == "hourly" }.count == 3)
 
         _ = try await client.deleteSchedule(.with { $0.scheduleID = "hourly" }, metadata: suite.user)
         await #expect(throws: RPCError.self) { try await client.getSchedule(.with { $0.scheduleID = "hourly" }, metadata: suite.user) }
@@ -243,6 +244,11 @@ struct SchedulerFiringTests {
       #expect(try await scheduler.stop() == 0)
     }
   }
+}
+
+extension Google_Protobuf_Timestamp {
+  /// Whole milliseconds (what the scheduler stores for manual fires).
+  var milliseconds: Int64 { self.seconds * 1000 + Int64((Double(self.nanos) / 1e6).rounded()) }
 }
 
 extension SchedulerSuite {
