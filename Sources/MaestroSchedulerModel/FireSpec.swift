@@ -127,14 +127,14 @@ public struct FireSpec: Sendable, Hashable {
       best = min(best ?? candidate, candidate)
     }
     for cron in self.crons {
-      if let candidate = self.nextFire(of: cron, after: from, notAfter: best) { best = min(best ?? candidate, candidate) }
+      if let candidate = self.nextFire(of: cron, after: from) { best = min(best ?? candidate, candidate) }
     }
     if let best, let end = self.end, best >= end { return nil }
     return best
   }
 
   /// The next fire of one cron expression after `instant` under the zone's DST rules.
-  func nextFire(of cron: CronExpression, after instant: Int64, notAfter bound: Int64?) -> Int64? {
+  func nextFire(of cron: CronExpression, after instant: Int64) -> Int64? {
     // Any civil time at or before the wall clock at `instant` maps to an instant ≤ `instant`.
     var civil = cron.nextMatch(after: self.zone.local(instant))
     // A repeated (fall-back) hour maps to its first occurrence, which can be ≤ instant: skip.
@@ -142,7 +142,6 @@ public struct FireSpec: Sendable, Hashable {
       guard let current = civil else { return nil }
       let candidate = self.zone.instant(forLocal: current)
       if candidate > instant { return candidate }
-      if let bound, candidate > bound { return nil }
       civil = cron.nextMatch(after: current)
     }
     return nil

@@ -50,7 +50,9 @@ extension SchedulerEngine {
           continue
         }
         let nowMs = max(Int64(Date().timeIntervalSince1970 * 1000), Int64((record.nextFireAt ?? Date()).timeIntervalSince1970 * 1000))
+        // Rows written before next_nominal_at existed: the first nominal time at or after the due time.
         let first = record.nextNominalAt.map { Int64($0.timeIntervalSince1970) }
+          ?? record.nextFireAt.flatMap { spec.nextFire(after: Int64($0.timeIntervalSince1970.rounded(.down)) - 1) }
         let plan = DuePlan(spec: spec, scheduleKey: record.jitterKey, first: first, nowMilliseconds: nowMs, catchupWindowMilliseconds: record.catchupWindowMilliseconds)
         for time in plan.missed {
           let nominal = Date(timeIntervalSince1970: Double(time))

@@ -86,8 +86,6 @@ final class SchedulerEngine: Sendable {
     }
   }
 
-  static let redriveInterval = "make_interval(secs => $1)"
-
   /// Applies `policy` to `fires` of the locked schedule `record`, in order.
   func act(on record: ScheduleRecord, fires: [Fire], policy: OverlapPolicy, on connection: PostgresConnection) async throws -> Outcome {
     var outcome = Outcome()

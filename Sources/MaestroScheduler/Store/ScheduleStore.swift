@@ -122,12 +122,15 @@ struct ScheduleStore: Sendable {
     for try await (fireTime, actedAt, trigger, status, runID, runStatus, error) in fires.decode((Date, Date, String, String, String, String, String).self) {
       extras.recentActions.append(FireRecord.action(fireTime: fireTime, actedAt: actedAt, trigger: trigger, status: status, runID: runID, runStatus: runStatus, message: error))
     }
+    let count = try await connection.query(
+      "SELECT count(*) FROM buffered_fires WHERE tenant = \(record.tenant) AND schedule_id = \(record.uuid)", logger: self.logger)
+    for try await value in count.decode(Int64.self) { extras.buffered = Int(value) }
+    // The next 20 waiting fires are shown as BUFFERED actions (a backfill may buffer thousands).
     let buffered = try await connection.query(
-      "SELECT fire_time, buffered_at, trigger FROM buffered_fires WHERE tenant = \(record.tenant) AND schedule_id = \(record.uuid) ORDER BY fire_time",
+      "SELECT fire_time, buffered_at, trigger FROM buffered_fires WHERE tenant = \(record.tenant) AND schedule_id = \(record.uuid) ORDER BY fire_time LIMIT 20",
       logger: self.logger
     )
     for try await (fireTime, bufferedAt, trigger) in buffered.decode((Date, Date, String).self) {
-      extras.buffered += 1
       extras.recentActions.append(FireRecord.action(fireTime: fireTime, actedAt: bufferedAt, trigger: trigger, status: "buffered", runID: "", runStatus: "", message: ""))
     }
     extras.recentActions.sort { $0.fireTime.date > $1.fireTime.date }
