@@ -104,7 +104,7 @@ struct SchedulerAPITests {
           #expect(error.code == .invalidArgument)
         }
       }
-      #expect(try await scheduler.stop() == 0)
+      #expect(try await scheduler.stop(timeout: .seconds(30)) == 0)
     }
   }
 
@@ -126,7 +126,7 @@ struct SchedulerAPITests {
         #expect(action.result == .startFailed || action.result == .started)
         _ = try await client.pauseSchedule(.with { $0.scheduleID = "reference-hello-world"; $0.note = "operator" }, metadata: suite.user)
       }
-      #expect(try await first.stop() == 0)
+      #expect(try await first.stop(timeout: .seconds(30)) == 0)
       // A restart does not overwrite them (the pause stays).
       let second = try suite.startScheduler(["MAESTRO_SCHEDULER_REFERENCE_SCHEDULES": "true"])
       try await suite.withSchedulerClient(second) { client in
@@ -135,7 +135,7 @@ struct SchedulerAPITests {
         #expect(world.state.paused)
         #expect(world.state.notes == "operator")
       }
-      #expect(try await second.stop() == 0)
+      #expect(try await second.stop(timeout: .seconds(30)) == 0)
     }
     try await SchedulerSuite.with { suite in
       let scheduler = try suite.startScheduler(["MAESTRO_SCHEDULER_REFERENCE_SCHEDULES": "false"])
@@ -143,7 +143,7 @@ struct SchedulerAPITests {
         let schedules = try await client.listSchedules(.init(), metadata: suite.user).schedules
         #expect(schedules.isEmpty)
       }
-      #expect(try await scheduler.stop() == 0)
+      #expect(try await scheduler.stop(timeout: .seconds(30)) == 0)
     }
   }
 }

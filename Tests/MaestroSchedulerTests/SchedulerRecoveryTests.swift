@@ -37,7 +37,7 @@ struct SchedulerRecoveryTests {
       #expect(claimedBy != "crashed-replica")
       let runs = try await suite.sql("SELECT count(*)::int FROM workflow.runs WHERE idempotency_key = \(key)")
       #expect(try runs[0].decode(Int.self) == 1)
-      #expect(try await scheduler.stop() == 0)
+      #expect(try await scheduler.stop(timeout: .seconds(30)) == 0)
     }
   }
 }

@@ -35,7 +35,7 @@ struct SchedulerReplicaTests {
           """)
         return try rows.first?.decode(Int.self) == count
       }
-      #expect(try await b.stop() == 0)
+      #expect(try await b.stop(timeout: .seconds(30)) == 0)
       // No schedule missed a second, and none fired a second twice: per schedule, the fire times
       // are consecutive seconds from the first to the last.
       let rows = try await suite.sql("""

@@ -64,6 +64,7 @@ extension SchedulerEngine {
       return live
     }
     var outcome = Outcome()
+    var running: [Live] = []
     for fire in live {
       if fire.status == "starting" {
         let target = (try? Maestro_Scheduler_V1_ScheduleTarget(jsonString: fire.target)) ?? .init()
@@ -71,22 +72,41 @@ extension SchedulerEngine {
         outcome.starts.append(StartJob(
           fireRowID: fire.id, tenant: fire.tenant, scheduleID: fire.scheduleID, scheduleUUID: fire.scheduleUUID, target: target,
           fireTime: fire.fireTime, due: fire.fireTime, trigger: fire.trigger))
-        continue
-      }
-      do {
-        guard let status = try await self.starter.status(tenant: fire.tenant, runID: fire.runID) else {
-          outcome.merge(try await self.finish(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: "cancelled", runStatus: "", error: "run not found in workflow-service"))
-          continue
-        }
-        if let final = FireRecord.status(of: status) {
-          outcome.merge(try await self.finish(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: final, runStatus: "\(Self.runStatusName(status))", error: ""))
-        } else if fire.cancelRequested {
-          try await self.starter.cancel(tenant: fire.tenant, runID: fire.runID, reason: "cancelled by schedule \(fire.scheduleID): overlap policy")
-        }
-      } catch {
-        self.logger.warning("reading a run's status failed; retried", metadata: ["run_id": "\(fire.runID)", "error": "\(error)"])
+      } else {
+        running.append(fire)
       }
     }
+    // Status reads run concurrently (bounded), each recording its fire's end on its own.
+    let followed = await withTaskGroup(of: Outcome.self, returning: Outcome.self) { group in
+      var merged = Outcome()
+      var inFlight = 0
+      for fire in running {
+        if inFlight >= self.configuration.startConcurrency, let done = await group.next() {
+          merged.merge(done)
+          inFlight -= 1
+        }
+        inFlight += 1
+        group.addTask {
+          do {
+            guard let status = try await self.starter.status(tenant: fire.tenant, runID: fire.runID) else {
+              return try await self.finish(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: "cancelled", runStatus: "", error: "run not found in workflow-service")
+            }
+            if let final = FireRecord.status(of: status) {
+              return try await self.finish(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: final, runStatus: Self.runStatusName(status), error: "")
+            }
+            if fire.cancelRequested {
+              try await self.starter.cancel(tenant: fire.tenant, runID: fire.runID, reason: "cancelled by schedule \(fire.scheduleID): overlap policy")
+            }
+          } catch {
+            self.logger.warning("reading a run's status failed; retried", metadata: ["run_id": "\(fire.runID)", "error": "\(error)"])
+          }
+          return Outcome()
+        }
+      }
+      for await done in group { merged.merge(done) }
+      return merged
+    }
+    outcome.merge(followed)
     await self.execute(outcome)
     return live.count
   }

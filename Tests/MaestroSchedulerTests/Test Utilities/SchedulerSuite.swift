@@ -21,7 +21,7 @@ struct SchedulerSuite: Sendable {
   let tokenFile: String
   let user: Metadata
 
-  /// Test workflows: `quick` (one noop), `nap` (sleeps 2 s), `boom` (fails at once).
+  /// Test workflows: `quick` (one noop), `nap` (sleeps 5 s), `boom` (fails at once).
   static let workflows = """
     name: quick
     steps:
@@ -29,7 +29,7 @@ struct SchedulerSuite: Sendable {
     ---
     name: nap
     steps:
-      - {id: nap, type: sleep, sleep: {duration: 2s}}
+      - {id: nap, type: sleep, sleep: {duration: 5s}}
     ---
     name: boom
     steps:
