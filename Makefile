@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations bench-gateway bench-metrics promtool
+.PHONY: help deps run test build protos db-start db-stop clean bench-auth bench-workflow lint-migrations bench-gateway bench-metrics bench-scheduler promtool
 
 help:
 	@echo "make run      build and start the whole suite on a local Postgres (Ctrl-C stops it)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench-workflow  engine workflows/s vs a pgbench ceiling (release build, private Postgres)"
 	@echo "make bench-gateway  a backend RPC direct vs through the gateway (h2load), plus a REST GET"
 	@echo "make bench-metrics  metrics ingest events/s and SLO status latency (release build, private Postgres)"
+	@echo "make bench-scheduler  100,000 schedules: fire lag p50/p99 and idle CPU vs a StartRun ceiling (release build, Postgres 55439)"
 
 deps:
 	@command -v swift >/dev/null || { echo "swift toolchain not found on PATH" >&2; exit 1; }
@@ -55,6 +56,9 @@ bench-gateway: deps
 
 bench-metrics:
 	deploy/local/bench-metrics.sh
+
+bench-scheduler: deps
+	deploy/local/bench-scheduler.sh
 
 # promtool (Debian's prometheus package) for the Prometheus rules tests; installed when missing.
 promtool:

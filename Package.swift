@@ -99,7 +99,10 @@ let targets: [Target] = [
     ],
     swiftSettings: swiftSettings
   ),
-  .target(name: "MaestroScheduler", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle], swiftSettings: swiftSettings),
+  // scheduler's domain: cron parsing, next-fire computation with time zones and DST, jitter,
+  // overlap and catch-up decisions. Pure value logic: no NIO, no Postgres.
+  .target(name: "MaestroSchedulerModel", dependencies: ["MaestroCore"], swiftSettings: swiftSettings),
+  .target(name: "MaestroScheduler", dependencies: ["MaestroSchedulerModel", "MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .grpcHTTP2, .postgresNIO, .logging, .serviceLifecycle, .swiftProtobuf, .prometheus, .nioCore, .argumentParser], swiftSettings: swiftSettings),
   .target(name: "MaestroMetrics", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .postgresNIO, .logging, .serviceLifecycle, .swiftProtobuf, .prometheus, .asyncHTTPClient, .crypto, .yams, .nioCore, .argumentParser, .nioHTTP1], swiftSettings: swiftSettings),
   .target(name: "MaestroMigration", dependencies: ["MaestroKit", "MaestroCore", "MaestroProtos", .grpcCore, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .crypto, .argumentParser], swiftSettings: swiftSettings),
 
@@ -165,6 +168,19 @@ let targets: [Target] = [
       "MaestroMetrics", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
       .grpcCore, .grpcInProcess, .grpcHTTP2, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .prometheus,
       .hummingbird, .nioCore, .asyncHTTPClient, .crypto,
+    ],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroSchedulerModelTests",
+    dependencies: ["MaestroSchedulerModel"],
+    swiftSettings: swiftSettings
+  ),
+  .testTarget(
+    name: "MaestroSchedulerTests",
+    dependencies: [
+      "MaestroScheduler", "MaestroSchedulerModel", "MaestroKit", "MaestroCore", "MaestroProtos", "MaestroTestSupport",
+      .grpcCore, .grpcHTTP2, .swiftProtobuf, .postgresNIO, .logging, .serviceLifecycle, .asyncHTTPClient, .nioCore,
     ],
     swiftSettings: swiftSettings
   ),

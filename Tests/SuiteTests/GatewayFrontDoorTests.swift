@@ -355,6 +355,19 @@ struct GatewayFrontDoorTests {
         let response = try await Self.request(rest + path, token: suite.admin)
         #expect(response.status == 200 || response.status == 501, "\(path): \(response.body)")
       }
+      // The scheduler through the gateway: create, a spec error naming its field, a DST preview, pause.
+      let schedule = #"{"id":"gw-nightly","spec":{"cronExpressions":["30 2 * * *"],"timeZone":"Europe/Berlin"},"target":{"workflowName":"hello-world"}}"#
+      let createdSchedule = try await Self.request(rest + "/v1/schedules", method: "POST", token: suite.runOperator, body: schedule)
+      #expect(createdSchedule.status == 200, "\(createdSchedule.body)")
+      let badSchedule = try await Self.request(
+        rest + "/v1/schedules", method: "POST", token: suite.runOperator,
+        body: #"{"id":"gw-bad","spec":{"cronExpressions":["61 * * * *"]},"target":{"workflowName":"hello-world"}}"#)
+      #expect(badSchedule.status == 400 && badSchedule.body.contains("cron_expressions[0]"), "\(badSchedule.body)")
+      let preview = try await Self.request(
+        rest + "/v1/schedules:preview", method: "POST", token: suite.viewer, body: #"{"scheduleId":"gw-nightly","after":"2025-03-29T11:00:00Z","count":1}"#)
+      #expect(preview.body.contains("2025-03-30T03:00:00+02:00"), "\(preview.body)")
+      let pausedSchedule = try await Self.request(rest + "/v1/schedules/gw-nightly:pause", method: "POST", token: suite.runOperator, body: #"{"note":"via the gateway"}"#)
+      #expect(pausedSchedule.status == 200 && pausedSchedule.body.contains("via the gateway"), "\(pausedSchedule.body)")
       #expect(try await Self.request(rest + "/v1/runs/\(runID)", method: "PUT", token: suite.viewer, body: "{}").status == 405)
 
       // Rate limit (analyst: a token every 5 s, burst 2): 429 with Retry-After, then recovery.
