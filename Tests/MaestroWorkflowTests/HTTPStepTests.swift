@@ -40,7 +40,7 @@ struct HTTPStepTests {
     settings.secretsDirectory = secrets.path
     let client = HTTPClientService.makeClient()
     do {
-      let executor = EngineStepExecutor(http: HTTPStepExecutor(client: client, settings: settings, maxTimeout: .seconds(1)))
+      let executor = EngineStepExecutor(http: HTTPStepExecutor(client: client, settings: settings, maxTimeout: .seconds(10)))
       try await TestHTTPServer.with { server in
         try await EngineHarness.with(executor: executor) { harness in try await body(harness, server) }
       }

@@ -86,7 +86,7 @@ start() {
     echo "postgres: already running on 127.0.0.1:$port ($data)" >&2
   else
     as_owner "$bin/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
-      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB" start >/dev/null \
+      -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=${MAESTRO_PG_MAX_CONNECTIONS:-400} -c shared_buffers=128MB" start >/dev/null \
       || { tail -n 30 "$dir/postgres.log" >&2; exit 1; }
     echo "postgres: started on 127.0.0.1:$port ($data)" >&2
   fi

@@ -21,7 +21,9 @@ MAESTRO_TEST_PYTHON=$(deploy/local/python-env.sh)
 "$bin/auth-gateway" openapi >"$bin/openapi.json"
 "$MAESTRO_TEST_PYTHON" -m openapi_spec_validator "$bin/openapi.json"
 
-deploy/local/postgres.sh start --dir "$dir" --port "$port"
+# The suites run in parallel and many spawn real services, each with its connection pools:
+# 400 connections (the local default) is not enough for all of them at once.
+MAESTRO_PG_MAX_CONNECTIONS=${MAESTRO_PG_MAX_CONNECTIONS:-1200} deploy/local/postgres.sh start --dir "$dir" --port "$port"
 trap 'deploy/local/postgres.sh stop --dir "$dir" --port "$port"' EXIT
 
 export MAESTRO_TEST_DATABASE_URL
