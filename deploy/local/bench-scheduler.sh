@@ -64,7 +64,7 @@ for _ in $(seq 1 300); do [ -s "$work/secrets/scheduler.secret" ] && break; slee
 mkdir -p "$work/workflows/reference"
 printf 'name: bench-noop\nsteps:\n  - {id: only, type: noop}\n' >"$work/workflows/reference/bench-noop.yaml"
 MAESTRO_DATABASE_URL=$(url workflow) MAESTRO_JWKS_URL="http://127.0.0.1:$gateway_rest/.well-known/jwks.json" \
-  MAESTRO_WORKFLOWS_DIR="$work/workflows" MAESTRO_REFERENCE_TENANT=default MAESTRO_LOG_FORMAT=json MAESTRO_LOG_LEVEL=warning \
+  MAESTRO_WORKFLOWS_DIR="$work/workflows" MAESTRO_REFERENCE_TENANT=default MAESTRO_LOG_FORMAT=json \
   "$bin/workflow-service" serve --host 127.0.0.1 --grpc-port 0 --admin-port 0 >"$work/workflow.log" 2>&1 &
 pids+=($!)
 workflow_grpc=$(logged_port "$work/workflow.log" grpc_port)
@@ -72,7 +72,7 @@ workflow_grpc=$(logged_port "$work/workflow.log" grpc_port)
 MAESTRO_DATABASE_URL=$(url scheduler) MAESTRO_JWKS_URL="http://127.0.0.1:$gateway_rest/.well-known/jwks.json" \
   MAESTRO_WORKFLOW_TARGET="127.0.0.1:$workflow_grpc" MAESTRO_AUTH_TARGET="127.0.0.1:$gateway_grpc" \
   MAESTRO_CLIENT_SECRET_FILE="$work/secrets/scheduler.secret" MAESTRO_SCHEDULER_REFERENCE_SCHEDULES=false \
-  MAESTRO_LOG_FORMAT=json MAESTRO_LOG_LEVEL=warning \
+  MAESTRO_LOG_FORMAT=json \
   "$bin/scheduler" serve --host 127.0.0.1 --grpc-port 0 --admin-port 0 >"$work/scheduler.log" 2>&1 &
 scheduler_pid=$!
 pids+=($scheduler_pid)
