@@ -261,7 +261,12 @@ struct ForwarderTests {
       _ = try await harness.unary("up", metadata: metadata).message
       let port = try await Self.port(harness.backendServers[0])
       harness.backendServers[0].beginGracefulShutdown()
-      // Wait until the backend is gone (its serve() returned).
+      // Send nothing while it drains: a stream that reaches an in-process server in the middle
+      // of its graceful shutdown trips a fatal error in the HTTP/2 transport ("Deinited
+      // NIOAsyncWriter without calling finish()"), which would take the whole test process down.
+      // Wait until its port refuses connections and the GOAWAY has reached the gateway.
+      try await Self.waitUntilClosed(port: port, timeout: .seconds(10))
+      try await Task.sleep(for: .milliseconds(300))
       let deadline = ContinuousClock.now + .seconds(10)
       var failure: RPCError?
       var failedIn: Duration = .zero
@@ -332,5 +337,24 @@ struct ForwarderTests {
       _ = try await harness.unary("4", metadata: metadata).message
       #expect(harness.backends[0].calls == 4)
     }
+  }
+
+  /// Polls until nothing accepts TCP connections on 127.0.0.1:`port`.
+  static func waitUntilClosed(port: Int, timeout: Duration) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_port = in_port_t(UInt16(port).bigEndian)
+      address.sin_addr.s_addr = inet_addr("127.0.0.1")
+      let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      }
+      close(socketFD)
+      if result != 0 { return }
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("port \(port) still accepts connections after \(timeout)")
   }
 }
