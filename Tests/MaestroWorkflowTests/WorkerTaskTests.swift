@@ -31,7 +31,7 @@ struct WorkerTaskTests {
         name: uses-worker
         parameters: [{name: text, type: PARAMETER_TYPE_STRING, required: true}]
         steps:
-          - {id: upper, type: task, task_queue: demo.upper, input: {text: "${input.text}"}, heartbeat_timeout: 5s}
+          - {id: upper, type: task, task_queue: demo.upper, input: {text: "${input.text}"}, heartbeat_timeout: 60s}
           - {id: after, type: echo, depends_on: [upper], input: {got: "${steps.upper.output.text}"}}
         output: {result: "${steps.after.output.got}"}
         """)
@@ -43,7 +43,7 @@ struct WorkerTaskTests {
       let task = try #require(try await polled)
       #expect(ContinuousClock.now - started < .seconds(15), "the long poll returned when the task arrived, not after its 20 s wait")
       #expect(task.runID == run && task.stepID == "upper" && task.attempt == 1 && task.taskQueue == "demo.upper")
-      #expect(task.workflowName == "uses-worker" && task.heartbeatTimeout.seconds == 5)
+      #expect(task.workflowName == "uses-worker" && task.heartbeatTimeout.seconds == 60)
       #expect(JSONValue(task.input) == ["text": "maestro"])
       let beat = try await harness.workers.heartbeatTask(.with { $0.taskToken = task.taskToken }, metadata: try await self.worker(harness))
       #expect(!beat.cancelRequested && beat.leaseExpiresAt.date > Date())
