@@ -1,9 +1,9 @@
 import Synchronization
 
-/// Wakes an idle loop: signalled by NOTIFY (from any replica) or by local work; the loop
-/// waits for a signal or a deadline, whichever comes first. (The same primitive as the
-/// workflow engine's; kept per module so neither service depends on the other.)
-final class Wakeup: Sendable {
+/// Wakes idle loops: signalled by NOTIFY (from any replica) or by local work; a loop waits for
+/// a signal or a deadline, whichever comes first. No polling loop. Used by the workflow
+/// engine's executors, timers and long polls, and by the scheduler's tick.
+public final class Wakeup: Sendable {
   private struct State {
     var pending = false
     var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
@@ -13,8 +13,10 @@ final class Wakeup: Sendable {
 
   private let state = Mutex(State())
 
+  public init() {}
+
   /// Wakes every waiting executor (or the next one to wait).
-  func signal() {
+  public func signal() {
     let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
       guard !state.waiters.isEmpty else {
         state.pending = true
@@ -26,8 +28,11 @@ final class Wakeup: Sendable {
     for waiter in waiters { waiter.resume() }
   }
 
+  /// Whether ``close()`` was called.
+  public var isClosed: Bool { self.state.withLock { $0.closed } }
+
   /// Wakes every waiter now and makes every later wait return at once (shutdown).
-  func close() {
+  public func close() {
     let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
       state.closed = true
       defer { state.waiters = [:] }
@@ -38,7 +43,7 @@ final class Wakeup: Sendable {
 
   /// Returns on a signal (true), after `timeout` or on cancellation (false).
   @discardableResult
-  func wait(timeout: Duration) async -> Bool {
+  public func wait(timeout: Duration) async -> Bool {
     await withTaskGroup(of: Bool.self) { group in
       let id = self.state.withLock { state -> Int in
         state.nextID += 1
