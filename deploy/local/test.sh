@@ -30,4 +30,13 @@ export MAESTRO_TEST_DATABASE_URL
 MAESTRO_TEST_DATABASE_URL=$(MAESTRO_PG_DATABASE=postgres deploy/local/postgres.sh url --dir "$dir" --port "$port")
 export MAESTRO_BIN_DIR="$bin"
 export MAESTRO_REPO_ROOT="$root"
-swift test --skip-build "$@"
+# The whole output is kept; a failing run ends with its failures again, so a log cut to its
+# tail (as CI shows it) still names the failing tests and where they failed.
+log="$bin/test-output.log"
+status=0
+swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "---- failures (full log: $log) ----"
+    grep -E "✘|recorded an issue|error:|Fatal error|Test .* failed" "$log" | grep -v "^.*passed after" | head -n 60 || true
+fi
+exit "$status"
