@@ -37,6 +37,11 @@ status=0
 swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "---- failures (full log: $log) ----"
-    grep -E "✘|recorded an issue|error:|Fatal error|Test .* failed" "$log" | grep -v "^.*passed after" | head -n 60 || true
+    grep -E "^✘|recorded an issue|error:|Fatal error|Program crashed" "$log" | head -n 60 || true
+    # After a crash: the tests that started and never finished.
+    grep -E '^◇ Test "' "$log" | sed -E 's/^◇ Test "(.*)" started\.$/\1/' | sort -u >"$log.started"
+    grep -E '^[✔✘] Test "' "$log" | sed -E 's/^[✔✘] Test "(.*)" (passed|failed|recorded).*$/\1/' | sort -u >"$log.ended"
+    echo "---- started, never ended ----"
+    comm -23 "$log.started" "$log.ended" | head -n 30
 fi
 exit "$status"

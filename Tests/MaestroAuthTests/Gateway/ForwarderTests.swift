@@ -8,6 +8,7 @@ import MaestroCore
 import MaestroKit
 import MaestroTestSupport
 import Prometheus
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -145,7 +146,8 @@ struct ForwarderTests {
         settings: settings,
         logger: Logger(label: "test.pool")
       )
-      group.addTask { try await pool.run() }
+      let poolGroup = ServiceGroup(services: [pool], logger: Logger(label: "test.pool"))
+      group.addTask { try await poolGroup.run() }
       let verifier = TokenVerifier(configuration: .test(), fetcher: InMemoryJWKSFetcher(jwks: issuer.publicJWKS), logger: Logger(label: "test"))
       let limiter = RateLimiter(policy: rates, clock: clock)
       let gateway = Self.server(
@@ -163,9 +165,14 @@ struct ForwarderTests {
       ) { client in
         try await body(Harness(client: client, issuer: issuer, backends: backends, backendServers: backendServers))
       }
+      // Teardown without cancelling a server: a server task cancelled while it still holds
+      // accepted but unhandled connections or streams (the pool reconnects at once after a
+      // GOAWAY) traps in the HTTP/2 transport ("Deinited NIOAsyncWriter without calling
+      // finish()"). So the pool's clients stop first, then every server drains and returns.
+      await poolGroup.triggerGracefulShutdown()
       gateway.beginGracefulShutdown()
       for server in backendServers { server.beginGracefulShutdown() }
-      group.cancelAll()
+      try await group.waitForAll()
     }
   }
 
