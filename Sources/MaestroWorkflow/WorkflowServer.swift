@@ -13,7 +13,7 @@ public enum WorkflowServer {
   public static let defaults = ServiceDefaults(serviceName: "workflow-service", schema: "workflow", grpcPort: 9101, adminPort: 9202)
 
   /// The `workflow` schema version this build needs (its highest migration).
-  public static let requiredSchemaVersion = 5
+  public static let requiredSchemaVersion = 6
 
   /// The service's own settings.
   public struct Settings: Sendable {

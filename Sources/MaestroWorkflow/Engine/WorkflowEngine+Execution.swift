@@ -184,7 +184,7 @@ extension WorkflowEngine {
         statuses.append(StepStatus.completed.rawValue); outputs.append(output.jsonText); errors.append(""); classes.append(""); finished.append(true)
       case .failed(let failure):
         statuses.append(StepStatus.failed.rawValue); outputs.append(""); errors.append(failure.json.jsonText); classes.append(failure.errorClass.rawValue); finished.append(true)
-      case .wait, .awaitSignal, .startChild:
+      case .wait, .awaitSignal, .startChild, .fanOut:
         statuses.append(StepStatus.waiting.rawValue); outputs.append(""); errors.append(""); classes.append(""); finished.append(false)
       }
     }
@@ -256,12 +256,20 @@ extension WorkflowEngine {
       transaction.record("STEP_COMPLETED", step: step.stepID, attempt: step.attempt, payload: ["output": output])
     case .wait(let until):
       transaction.addTimer(kind: "sleep", fireAt: until, step: step.stepID, attempt: step.attempt)
-      if let timeout = transaction.workflow.steps[step.stepID]?.timeout {
+      if let timeout = transaction.workflow.stepSpec(step.stepID)?.timeout {
         transaction.addTimer(kind: "step_timeout", fireAt: now.addingTimeInterval(timeout.seconds), step: step.stepID, attempt: step.attempt)
       }
       transaction.record("TIMER_STARTED", step: step.stepID, attempt: step.attempt, payload: ["fire_at": .string(Timestamps.format(until))])
     case .startChild(let workflow, let version, let input):
       try await self.startChild(step: step.stepID, attempt: step.attempt, workflow: workflow, version: version, input: input, in: &transaction)
+    case .fanOut:
+      // The iterations start in this transaction's advance (RunTransaction+ForEach).
+      transaction.record("STEP_STARTED", step: step.stepID, attempt: step.attempt, payload: [
+        "foreach_items": .number(Double(step.input["items"].flatMap { if case .array(let items) = $0 { items.count } else { nil } } ?? 0)),
+      ])
+      if let timeout = transaction.workflow.steps[step.stepID]?.timeout {
+        transaction.addTimer(kind: "step_timeout", fireAt: now.addingTimeInterval(timeout.seconds), step: step.stepID, attempt: step.attempt)
+      }
     case .awaitSignal(let name, let timeoutAt):
       try await self.beginSignalWait(step: step.stepID, attempt: step.attempt, name: name, timeoutAt: timeoutAt, in: &transaction)
     case .failed(let failure):
@@ -276,13 +284,14 @@ extension WorkflowEngine {
     let steps = try await transaction.steps()
     let snapshots = steps.snapshots
     let failuresOfClass = snapshots[id]?.failuresByClass[failure.errorClass] ?? 1
-    let policy = transaction.workflow.steps[id]?.retryPolicy ?? .platformDefault
+    let policy = transaction.workflow.stepSpec(id)?.retryPolicy ?? .platformDefault
     switch policy.decide(attempt: attempt, failure: failure, failuresOfClass: failuresOfClass, random: Double.random(in: 0..<1)) {
     case .retry(let delay):
       let visibleAt = transaction.now.addingTimeInterval(delay.seconds)
       let input = steps.first { $0.stepID == id && $0.attempt == attempt }?.input
       transaction.record(eventType, step: id, attempt: attempt, payload: ["error": failure.json, "will_retry": true])
-      transaction.insertStep(id, attempt: attempt + 1, status: .ready, input: input, visibleAt: visibleAt)
+      let foreachAttempt = steps.first { $0.stepID == id && $0.attempt == attempt }?.foreachAttempt
+      transaction.insertStep(id, attempt: attempt + 1, status: .ready, input: input, visibleAt: visibleAt, foreachAttempt: foreachAttempt)
       transaction.record("STEP_RETRY_SCHEDULED", step: id, attempt: attempt + 1, payload: [
         "delay_ms": .number((delay.seconds * 1000).rounded()), "visible_at": .string(Timestamps.format(visibleAt)),
       ])
@@ -298,7 +307,7 @@ extension BuiltinExecutor.Result {
   var armsTimers: Bool {
     switch self {
     case .wait, .awaitSignal, .startChild: true
-    case .completed, .failed: false
+    case .completed, .failed, .fanOut: false
     }
   }
 
@@ -306,7 +315,7 @@ extension BuiltinExecutor.Result {
     switch self {
     case .completed: .completed
     case .failed: .failed
-    case .wait, .awaitSignal, .startChild: nil
+    case .wait, .awaitSignal, .startChild, .fanOut: nil
     }
   }
 

@@ -46,7 +46,7 @@ extension WorkflowEngine {
       }
       var transaction = RunTransaction(connection: connection, logger: self.logger, run: run, workflow: workflow, now: self.now())
       let waiting = try await transaction.steps()
-        .filter { $0.status == .waiting && workflow.steps[$0.stepID]?.signalName == name }
+        .filter { $0.status == .waiting && workflow.stepSpec($0.stepID)?.signalName == name }
         .min { ($0.createdAt, $0.stepID) < ($1.createdAt, $1.stepID) }
       _ = try await connection.query(
         """
@@ -97,14 +97,14 @@ extension WorkflowEngine {
       transaction.addTimer(kind: "signal_timeout", fireAt: timeoutAt, step: id, attempt: attempt)
       transaction.record("TIMER_STARTED", step: id, attempt: attempt, payload: ["kind": "signal_timeout", "fire_at": .string(Timestamps.format(timeoutAt))])
     }
-    if let timeout = transaction.workflow.steps[id]?.timeout {
+    if let timeout = transaction.workflow.stepSpec(id)?.timeout {
       transaction.addTimer(kind: "step_timeout", fireAt: transaction.now.addingTimeInterval(timeout.seconds), step: id, attempt: attempt)
     }
   }
 
   /// Resolves a waiting wait_signal/approval attempt with a signal (the run is locked).
   func deliverSignal(step id: String, attempt: Int, payload: JSONValue, sender: String, in transaction: inout RunTransaction) async throws {
-    guard let step = transaction.workflow.steps[id] else { return }
+    guard let step = transaction.workflow.stepSpec(id) else { return }
     try await self.resolveWaiting(step: id, attempt: attempt, with: SignalDelivery.result(of: step, payload: payload, sender: sender), in: &transaction)
   }
 
@@ -130,7 +130,7 @@ extension WorkflowEngine {
       status = failedStatus
       error = failure.json.jsonText
       errorClass = failure.errorClass.rawValue
-    case .wait, .awaitSignal, .startChild:
+    case .wait, .awaitSignal, .startChild, .fanOut:
       return false
     }
     let rows = try await transaction.connection.query(
@@ -149,7 +149,7 @@ extension WorkflowEngine {
       if case .failed = result { record.status = failedStatus }
     }
     transaction.deleteTimers(step: id, attempt: attempt)
-    let type = transaction.workflow.steps[id]?.type.rawValue ?? ""
+    let type = transaction.workflow.stepSpec(id)?.type.rawValue ?? ""
     switch result {
     case .completed(let value):
       transaction.record("STEP_COMPLETED", step: id, attempt: attempt, payload: ["output": value])
@@ -163,7 +163,7 @@ extension WorkflowEngine {
         errorClass: failure.errorClass.rawValue, startedAt: startedAt, finishedAt: now
       ))
       try await self.afterFailure(step: id, attempt: attempt, failure: failure, status: failedStatus, in: &transaction)
-    case .wait, .awaitSignal, .startChild:
+    case .wait, .awaitSignal, .startChild, .fanOut:
       break
     }
     return true

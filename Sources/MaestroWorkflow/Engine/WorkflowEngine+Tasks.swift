@@ -104,7 +104,7 @@ extension WorkflowEngine {
       let (runID, stepID, attempt, queue, lease, input, readyAt, startedAt, name, version) =
         try row.decode((UUID, String, Int, String, UUID, String?, Date?, Date, String, Int).self)
       let workflow = try await self.definitions.compiled(tenant: tenant, name: name, version: version, on: connection)
-      let step = workflow.steps[stepID]
+      let step = workflow.stepSpec(stepID)
       let leaseDuration = Self.taskLease(step)
       let deadline = step?.timeout.map { startedAt.addingTimeInterval($0.seconds) }
       _ = try await connection.query(
@@ -151,7 +151,7 @@ extension WorkflowEngine {
       guard let (name, version, status) = try runs.first?.decode((String, Int, String).self) else { throw MaestroError.notFound("task not found") }
       if status == RunStatus.cancelled.rawValue { return (true, nil) }
       let workflow = try await self.definitions.compiled(tenant: tenant, name: name, version: version, on: connection)
-      let step = workflow.steps[token.stepID]
+      let step = workflow.stepSpec(token.stepID)
       let rows = try await connection.query(
         """
         UPDATE step_executions

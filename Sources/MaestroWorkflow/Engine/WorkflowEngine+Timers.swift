@@ -83,13 +83,13 @@ extension WorkflowEngine {
       transaction.deleteTimers(step: stepID, attempt: attempt)
       self.metrics.stepFinished(.init(
         tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID,
-        type: transaction.workflow.steps[stepID]?.type.rawValue ?? "", status: .timedOut, errorClass: "timeout",
+        type: transaction.workflow.stepSpec(stepID)?.type.rawValue ?? "", status: .timedOut, errorClass: "timeout",
         startedAt: startedAt, finishedAt: transaction.now
       ))
       try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
       try await transaction.advance()
     case "signal_timeout":
-      guard let stepID, let attempt, let step = transaction.workflow.steps[stepID] else { return }
+      guard let stepID, let attempt, let step = transaction.workflow.stepSpec(stepID) else { return }
       transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["kind": "signal_timeout", "fire_at": .string(Timestamps.format(fireAt))])
       if try await self.resolveWaiting(step: stepID, attempt: attempt, with: SignalDelivery.timeout(of: step), failedStatus: .timedOut, in: &transaction) {
         try await transaction.advance()

@@ -110,7 +110,8 @@ struct WorkflowMetrics: Sendable {
       $0.kind = .step
       $0.tenant = step.tenant
       $0.workflow = step.workflow
-      $0.stepID = step.stepID
+      // A foreach iteration (`<id>[i]`) counts as its foreach step: one series per step.
+      $0.stepID = CompiledWorkflow.parseIterationID(step.stepID)?.step ?? step.stepID
       switch step.status {
       case .completed: $0.status = .succeeded
       case .failed: $0.status = .failed

@@ -97,8 +97,13 @@ extension RunRecord {
 /// with all of its attempts.
 func stepExecutions(_ records: [StepRecord], workflow: CompiledWorkflow?) -> [Maestro_Workflow_V1_StepExecution] {
   let byStep = Dictionary(grouping: records, by: \.stepID).mapValues { $0.sorted { $0.attempt < $1.attempt } }
-  let order = workflow?.order ?? byStep.keys.sorted()
-  return order.map { id in
+  let order = workflow?.order ?? byStep.keys.filter { CompiledWorkflow.parseIterationID($0) == nil }.sorted()
+  // foreach iterations (`<id>[i]`), listed after their foreach step in index order.
+  var iterations: [String: [(index: Int, stepID: String)]] = [:]
+  for key in byStep.keys {
+    if let (id, index) = CompiledWorkflow.parseIterationID(key), workflow?.steps[key] == nil { iterations[id, default: []].append((index, key)) }
+  }
+  func execution(_ id: String) -> Maestro_Workflow_V1_StepExecution {
     guard let attempts = byStep[id], let latest = attempts.last else {
       return .with {
         $0.stepID = id
@@ -131,6 +136,16 @@ func stepExecutions(_ records: [StepRecord], workflow: CompiledWorkflow?) -> [Ma
       }
     }
   }
+  return order.flatMap { id -> [Maestro_Workflow_V1_StepExecution] in
+    var executions = [execution(id)]
+    for (index, key) in (iterations[id] ?? []).sorted(by: { $0.index < $1.index }) {
+      var iteration = execution(key)
+      iteration.stepID = id
+      iteration.foreachIndex = Int32(index)
+      executions.append(iteration)
+    }
+    return executions
+  }
 }
 
 extension EventRecord {
@@ -140,7 +155,12 @@ extension EventRecord {
       event.sequence = self.sequence
       event.type = Maestro_Workflow_V1_RunEventType(eventName: self.type)
       event.occurredAt = Google_Protobuf_Timestamp(date: self.occurredAt)
-      event.stepID = self.stepID ?? ""
+      if let stepID = self.stepID, let (id, index) = CompiledWorkflow.parseIterationID(stepID) {
+        event.stepID = id
+        event.foreachIndex = Int32(index)
+      } else {
+        event.stepID = self.stepID ?? ""
+      }
       event.attempt = Int32(self.attempt ?? 0)
       event.payload = self.payload.protobufStruct
     }

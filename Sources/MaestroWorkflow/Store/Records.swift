@@ -62,10 +62,12 @@ struct StepRecord: Sendable {
   var finishedAt: Date?
   var visibleAt: Date?
   var leaseOwner: String?
+  /// A foreach iteration: the attempt of its foreach step it belongs to (nil otherwise).
+  var foreachAttempt: Int? = nil
 
   static let columns = """
     step_id, attempt, step_type, status, input::text, output::text, error::text, created_at,
-    started_at, finished_at, visible_at, lease_owner
+    started_at, finished_at, visible_at, lease_owner, foreach_attempt
     """
 }
 
@@ -142,7 +144,7 @@ extension StepRecord {
       self.status = .failed
       self.error = failure
       self.finishedAt = now
-    case .wait, .awaitSignal, .startChild:
+    case .wait, .awaitSignal, .startChild, .fanOut:
       self.status = .waiting
     }
   }

@@ -67,5 +67,6 @@ extension StepRecord {
     self.finishedAt = try reader.next()
     self.visibleAt = try reader.next()
     self.leaseOwner = try reader.next()
+    self.foreachAttempt = try reader.next()
   }
 }

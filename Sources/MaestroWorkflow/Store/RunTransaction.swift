@@ -36,6 +36,11 @@ struct RunTransaction {
   private(set) var events: [PendingEvent] = []
   private(set) var timers: [PendingTimer] = []
   private(set) var timerDeletes: [(step: String, attempt: Int)] = []
+  /// Stored in-flight attempts cancelled one by one (a foreach that failed fast or ended).
+  private(set) var cancelledAttempts: [(step: String, attempt: Int)] = []
+  /// The run ended and its workflow queues runs (sequential, or parallel with a limit): the
+  /// oldest queued run gets a `start_queued` timer.
+  private(set) var promotesQueued = false
   private(set) var cancelsStoredSteps = false
   private(set) var deletesRunTimers = false
   /// Whether a READY step was written: after the commit, wake executors
@@ -134,9 +139,23 @@ struct RunTransaction {
 
   // MARK: Transitions
 
+  /// Cancels one stored in-flight attempt (READY, RUNNING or WAITING): its late completion is
+  /// fenced off, its timers dropped, a child run it started cancelled.
+  mutating func cancelStoredAttempt(step: String, attempt: Int) {
+    guard let index = self.storedSteps?.firstIndex(where: { $0.stepID == step && $0.attempt == attempt }),
+      [.ready, .running, .waiting].contains(self.storedSteps![index].status)
+    else { return }
+    self.storedSteps![index].status = .cancelled
+    self.storedSteps![index].finishedAt = self.now
+    self.cancelledAttempts.append((step, attempt))
+    self.deleteTimers(step: step, attempt: attempt)
+    self.record("STEP_CANCELLED", step: step, attempt: attempt)
+  }
+
   /// Plans from the current step states and applies the plan.
   mutating func advance() async throws {
     guard !self.run.status.isTerminal else { return }
+    if !self.isNew, self.workflow.hasForeach { try await self.advanceForeachSteps() }
     let snapshots = try await self.steps().snapshots
     var context = ExpressionContext(input: self.run.input, run: self.run.expressionValue, now: self.now)
     context.params = .object([:])
@@ -193,9 +212,10 @@ struct RunTransaction {
       // The parent's step resolves in its own transaction (no parent/child lock order).
       self.timers.append(PendingTimer(kind: "child_done", fireAt: self.now, stepID: step, attempt: attempt, runID: parent))
     }
-    if status != .completed, self.workflow.steps.values.contains(where: { $0.type == .subworkflow }) {
+    if status != .completed, self.workflow.steps.values.contains(where: { $0.type == .subworkflow || $0.foreach?.step.type == .subworkflow }) {
       self.cancelsChildren = true
     }
+    if self.workflow.queuesRuns { self.promotesQueued = true }
     self.run.status = status
     self.run.output = output
     self.run.error = error
@@ -228,14 +248,15 @@ struct RunTransaction {
     status: StepStatus,
     input: JSONValue?,
     visibleAt: Date?,
-    error: StepFailure? = nil
+    error: StepFailure? = nil,
+    foreachAttempt: Int? = nil
   ) {
     let finished = status != .ready
     self.newSteps.append(NewStep(
       record: StepRecord(
-        stepID: stepID, attempt: attempt, stepType: self.workflow.steps[stepID]?.type.rawValue ?? "unknown", status: status,
+        stepID: stepID, attempt: attempt, stepType: self.workflow.stepSpec(stepID)?.type.rawValue ?? "unknown", status: status,
         input: input, output: nil, error: error, createdAt: self.now, startedAt: nil, finishedAt: finished ? self.now : nil,
-        visibleAt: visibleAt, leaseOwner: nil
+        visibleAt: visibleAt, leaseOwner: nil, foreachAttempt: foreachAttempt
       ),
       becameReady: status == .ready
     ))
@@ -295,12 +316,23 @@ struct BulkWrites {
   var stepVisibleAts: [Date] = []
   var stepReady: [Bool] = []
   var stepFinished: [Bool] = []
+  var stepForeachAttempts: [Int] = []
   // cancellation of stored in-flight attempts, and run-wide timer deletion
   var cancelTenants: [String] = []
   var cancelRuns: [UUID] = []
   var cancelNows: [Date] = []
   var timerRunTenants: [String] = []
   var timerRuns: [UUID] = []
+  // stored attempts cancelled one by one (and the active child runs they started)
+  var attemptCancelTenants: [String] = []
+  var attemptCancelRuns: [UUID] = []
+  var attemptCancelSteps: [String] = []
+  var attemptCancelAttempts: [Int] = []
+  var attemptCancelNows: [Date] = []
+  // runs that ended while their workflow queues runs: the oldest queued run is started
+  var promoteTenants: [String] = []
+  var promoteWorkflows: [String] = []
+  var promoteNows: [Date] = []
   // active children of runs that ended without completing: a cancel_run timer each
   var childCancelTenants: [String] = []
   var childCancelParents: [UUID] = []
@@ -352,7 +384,8 @@ struct BulkWrites {
       self.stepIDs.append(record.stepID)
       self.stepAttempts.append(record.attempt)
       self.stepTypes.append(record.stepType)
-      self.stepTaskQueues.append(transaction.workflow.steps[record.stepID].map { $0.type == .task ? $0.proto.taskQueue : "" } ?? "")
+      self.stepTaskQueues.append(transaction.workflow.stepSpec(record.stepID).map { $0.type == .task ? $0.proto.taskQueue : "" } ?? "")
+      self.stepForeachAttempts.append(record.foreachAttempt ?? 0)
       self.stepStatuses.append(record.status.rawValue)
       self.stepInputs.append(record.input?.jsonText ?? "")
       self.stepErrors.append(record.error?.json.jsonText ?? "")
@@ -367,6 +400,18 @@ struct BulkWrites {
       self.cancelTenants.append(run.tenant)
       self.cancelRuns.append(run.id)
       self.cancelNows.append(now)
+    }
+    for (step, attempt) in transaction.cancelledAttempts {
+      self.attemptCancelTenants.append(run.tenant)
+      self.attemptCancelRuns.append(run.id)
+      self.attemptCancelSteps.append(step)
+      self.attemptCancelAttempts.append(attempt)
+      self.attemptCancelNows.append(now)
+    }
+    if transaction.promotesQueued {
+      self.promoteTenants.append(run.tenant)
+      self.promoteWorkflows.append(run.workflowName)
+      self.promoteNows.append(now)
     }
     if transaction.cancelsChildren {
       self.childCancelTenants.append(run.tenant)
@@ -430,15 +475,16 @@ struct BulkWrites {
       _ = try await connection.query(
         """
         INSERT INTO step_executions (tenant, run_id, step_id, attempt, step_type, task_queue, status, input, ready_at,
-          visible_at, error, error_class, finished_at, created_at)
+          visible_at, error, error_class, finished_at, created_at, foreach_attempt)
         SELECT s.tenant, s.run_id, s.step_id, s.attempt, s.step_type, s.task_queue, s.status, NULLIF(s.input, '')::jsonb,
           CASE WHEN s.ready THEN s.now END, CASE WHEN s.status = 'READY' THEN s.visible_at END,
-          NULLIF(s.error, '')::jsonb, NULLIF(s.error_class, ''), CASE WHEN s.finished THEN s.now END, s.now
+          NULLIF(s.error, '')::jsonb, NULLIF(s.error_class, ''), CASE WHEN s.finished THEN s.now END, s.now, NULLIF(s.foreach_attempt, 0)
         FROM unnest(\(self.stepTenants)::text[], \(self.stepRuns)::uuid[], \(self.stepIDs)::text[], \(self.stepAttempts)::bigint[],
           \(self.stepTypes)::text[], \(self.stepTaskQueues)::text[], \(self.stepStatuses)::text[], \(self.stepInputs)::text[],
           \(self.stepErrors)::text[], \(self.stepErrorClasses)::text[], \(self.stepNows)::timestamptz[],
-          \(self.stepVisibleAts)::timestamptz[], \(self.stepReady)::bool[], \(self.stepFinished)::bool[])
-          AS s(tenant, run_id, step_id, attempt, step_type, task_queue, status, input, error, error_class, now, visible_at, ready, finished)
+          \(self.stepVisibleAts)::timestamptz[], \(self.stepReady)::bool[], \(self.stepFinished)::bool[], \(self.stepForeachAttempts)::bigint[])
+          AS s(tenant, run_id, step_id, attempt, step_type, task_queue, status, input, error, error_class, now, visible_at, ready, finished,
+            foreach_attempt)
         """,
         logger: logger
       ).collect()
@@ -450,6 +496,32 @@ struct BulkWrites {
           lease_owner = NULL, lease_expires_at = NULL, error_class = 'cancelled'
         FROM unnest(\(self.cancelTenants)::text[], \(self.cancelRuns)::uuid[], \(self.cancelNows)::timestamptz[]) AS c(tenant, run_id, now)
         WHERE s.tenant = c.tenant AND s.run_id = c.run_id AND s.status IN ('READY', 'RUNNING', 'WAITING')
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.attemptCancelRuns.isEmpty {
+      _ = try await connection.query(
+        """
+        UPDATE step_executions s SET status = 'CANCELLED', finished_at = c.now, lease_token = NULL,
+          lease_owner = NULL, lease_expires_at = NULL, error_class = 'cancelled'
+        FROM unnest(\(self.attemptCancelTenants)::text[], \(self.attemptCancelRuns)::uuid[], \(self.attemptCancelSteps)::text[],
+          \(self.attemptCancelAttempts)::bigint[], \(self.attemptCancelNows)::timestamptz[]) AS c(tenant, run_id, step_id, attempt, now)
+        WHERE s.tenant = c.tenant AND s.run_id = c.run_id AND s.step_id = c.step_id AND s.attempt = c.attempt
+          AND s.status IN ('READY', 'RUNNING', 'WAITING')
+        """,
+        logger: logger
+      ).collect()
+      _ = try await connection.query(
+        """
+        INSERT INTO timers (tenant, run_id, kind, fire_at)
+        SELECT r.tenant, r.id, 'cancel_run', c.now
+        FROM unnest(\(self.attemptCancelTenants)::text[], \(self.attemptCancelRuns)::uuid[], \(self.attemptCancelSteps)::text[],
+          \(self.attemptCancelAttempts)::bigint[], \(self.attemptCancelNows)::timestamptz[]) AS c(tenant, run_id, step_id, attempt, now)
+        JOIN runs r ON r.tenant = c.tenant AND r.parent_run_id = c.run_id AND r.parent_step_id = c.step_id
+          AND r.parent_step_attempt = c.attempt
+        WHERE r.status IN ('QUEUED', 'RUNNING')
+        ON CONFLICT ON CONSTRAINT timers_unique DO NOTHING
         """,
         logger: logger
       ).collect()
@@ -498,6 +570,22 @@ struct BulkWrites {
         FROM unnest(\(self.childCancelTenants)::text[], \(self.childCancelParents)::uuid[], \(self.childCancelNows)::timestamptz[]) AS p(tenant, id, now)
         JOIN runs r ON r.tenant = p.tenant AND r.parent_run_id = p.id
         WHERE r.status IN ('QUEUED', 'RUNNING')
+        ON CONFLICT ON CONSTRAINT timers_unique DO NOTHING
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.promoteWorkflows.isEmpty {
+      // The timer names the oldest queued run; its handler counts the free slots when it fires.
+      _ = try await connection.query(
+        """
+        INSERT INTO timers (tenant, run_id, kind, fire_at)
+        SELECT q.tenant, q.id, 'start_queued', p.now
+        FROM unnest(\(self.promoteTenants)::text[], \(self.promoteWorkflows)::text[], \(self.promoteNows)::timestamptz[]) AS p(tenant, workflow, now)
+        CROSS JOIN LATERAL (
+          SELECT r.tenant, r.id FROM runs r
+          WHERE r.tenant = p.tenant AND r.workflow_name = p.workflow AND r.status = 'QUEUED'
+          ORDER BY r.created_at, r.id LIMIT 1) q
         ON CONFLICT ON CONSTRAINT timers_unique DO NOTHING
         """,
         logger: logger

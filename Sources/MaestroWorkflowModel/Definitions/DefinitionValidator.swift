@@ -86,9 +86,8 @@ public enum DefinitionValidator {
 
     var compiled: [String: CompiledWorkflow.CompiledStep] = [:]
     var gatedBy: [String: String] = [:]
-    for (index, step) in definition.steps.enumerated() where indexByID[step.id] == index {
-      let path = "steps[\(index)]"
-      let allowedSteps = upstream[step.id] ?? []
+    /// Checks one step (a DAG node, or the inner step of a foreach at `path`) and compiles it.
+    func compileStep(_ step: Maestro_Workflow_V1_Step, path: String, allowedSteps: Set<String>, inForeach: Bool) -> CompiledWorkflow.CompiledStep? {
       var stepIssues: [DefinitionIssue] = []
       func stepIssue(_ subpath: String, _ message: String, _ code: String) {
         stepIssues.append(DefinitionIssue("\(path).\(subpath)", message, code: code))
@@ -117,7 +116,7 @@ public enum DefinitionValidator {
       guard let type = StepType(rawValue: step.type) else {
         stepIssue("type", "unknown step type '\(step.type)' (expected one of \(StepType.allCases.map(\.rawValue).joined(separator: ", ")))", "unknown_step_type")
         issues += stepIssues
-        continue
+        return nil
       }
       if !StepType.supported.contains(type) {
         stepIssue("type", "step type '\(type.rawValue)' is not supported by this engine version (supported: \(StepType.supported.map(\.rawValue).sorted().joined(separator: ", ")))", "unsupported_step_type")
@@ -141,6 +140,10 @@ public enum DefinitionValidator {
       var sleepDuration: Duration?
       var sleepUntil: Template?
       var failMessage: Template?
+      var foreach: CompiledWorkflow.ForEach?
+      if inForeach, type == .foreach || type == .switch {
+        stepIssue("type", "a foreach iterates one step of any type but foreach and switch (fan out a sub-workflow for more)", "invalid_foreach_step")
+      }
       switch type {
       case .switch:
         if !step.hasSwitchSpec || (step.switchSpec.cases.isEmpty && step.switchSpec.defaultSteps.isEmpty) {
@@ -248,12 +251,43 @@ public enum DefinitionValidator {
         let hasTimeout = type == .waitSignal ? step.waitSignal.hasTimeout : step.approval.hasTimeout
         if hasTimeout, let problem = self.durationProblem(timeout) { stepIssue("\(spec).timeout", problem, "invalid_duration") }
         if type == .approval, step.approval.prompt.contains("${") { _ = checkTemplate(step.approval.prompt, "approval.prompt") }
+      case .foreach:
+        let spec = step.foreach
+        var items: Template?
+        if spec.items.isEmpty {
+          stepIssue("foreach.items", "a foreach step needs an items expression (a list)", "missing_spec")
+        } else {
+          items = checkTemplate(spec.items.contains("${") ? spec.items : "${\(spec.items)}", "foreach.items")
+        }
+        if spec.concurrency < 0 || spec.concurrency > CompiledWorkflow.ForEach.maximumConcurrency {
+          stepIssue("foreach.concurrency", "must be 0 (default \(CompiledWorkflow.ForEach.defaultConcurrency)) to \(CompiledWorkflow.ForEach.maximumConcurrency)", "invalid_value")
+        }
+        if spec.toleratedFailures < 0 {
+          stepIssue("foreach.tolerated_failures", "must not be negative", "invalid_value")
+        } else if spec.toleratedFailures > 0, spec.failureMode != .tolerate {
+          stepIssue("foreach.tolerated_failures", "applies only to failure_mode FOR_EACH_FAILURE_MODE_TOLERATE", "invalid_value")
+        }
+        if !spec.hasStep {
+          stepIssue("foreach.step", "a foreach step needs the step to run per item", "missing_spec")
+        } else {
+          var inner = spec.step
+          inner.id = step.id
+          inner.dependsOn = []
+          if let compiledInner = compileStep(inner, path: "\(path).foreach.step", allowedSteps: allowedSteps, inForeach: true), let items {
+            foreach = CompiledWorkflow.ForEach(
+              items: items,
+              concurrency: spec.concurrency == 0 ? CompiledWorkflow.ForEach.defaultConcurrency : Int(spec.concurrency),
+              toleratedFailures: spec.failureMode == .tolerate ? Int(spec.toleratedFailures) : 0,
+              step: compiledInner
+            )
+          }
+        }
       default:
         break
       }
       issues += stepIssues
       let retry = step.hasRetryPolicy ? step.retryPolicy : (definition.hasDefaultRetryPolicy ? definition.defaultRetryPolicy : nil)
-      compiled[step.id] = CompiledWorkflow.CompiledStep(
+      return CompiledWorkflow.CompiledStep(
         id: step.id,
         type: type,
         proto: step,
@@ -269,8 +303,14 @@ public enum DefinitionValidator {
         gatedBy: nil,
         sleepDuration: sleepDuration,
         sleepUntil: sleepUntil,
-        failMessage: failMessage
+        failMessage: failMessage,
+        foreach: foreach
       )
+    }
+    for (index, step) in definition.steps.enumerated() where indexByID[step.id] == index {
+      if let compiledStep = compileStep(step, path: "steps[\(index)]", allowedSteps: upstream[step.id] ?? [], inForeach: false) {
+        compiled[step.id] = compiledStep
+      }
     }
 
     let output = JSONValue(definition.output)

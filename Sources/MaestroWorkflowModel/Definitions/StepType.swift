@@ -20,5 +20,5 @@ public enum StepType: String, Sendable, CaseIterable {
   case approval
 
   /// Types this engine version executes.
-  public static let supported: Set<StepType> = [.echo, .noop, .sleep, .transform, .switch, .fail, .waitSignal, .approval, .http, .task, .subworkflow]
+  public static let supported: Set<StepType> = [.echo, .noop, .sleep, .transform, .switch, .fail, .waitSignal, .approval, .http, .task, .subworkflow, .foreach]
 }

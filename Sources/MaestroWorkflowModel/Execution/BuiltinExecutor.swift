@@ -12,6 +12,8 @@ public enum BuiltinExecutor {
     case awaitSignal(name: String, timeoutAt: Date?)
     /// Start a child run of `workflow` (version 0: latest) with `input`, and wait for it.
     case startChild(workflow: String, version: Int, input: JSONValue)
+    /// A foreach step starts its iterations and waits (WAITING) until they are done.
+    case fanOut
   }
 
   public static func execute(type: StepType, input: JSONValue, now: Date) -> Result {
@@ -43,7 +45,9 @@ public enum BuiltinExecutor {
         return .failed(StepFailure("subworkflow: no workflow", errorClass: .platform, nonRetryable: true))
       }
       return .startChild(workflow: workflow, version: Int(version), input: input["input"] ?? .object([:]))
-    case .task, .foreach:
+    case .foreach:
+      return .fanOut
+    case .task:
       return .failed(StepFailure("step type '\(type.rawValue)' is not supported by this engine version", errorClass: .user, nonRetryable: true))
     }
   }

@@ -42,7 +42,7 @@ public struct RunPlanner: Sendable {
     var states = snapshots
     var actions: [StepAction] = []
     var context = baseContext
-    context.steps = states.mapValues(\.expressionValue)
+    context.steps = states.filter { self.workflow.steps[$0.key] != nil }.mapValues(\.expressionValue)
 
     var changed = true
     while changed {
@@ -74,6 +74,27 @@ public struct RunPlanner: Sendable {
       }
     }
     return Plan(actions: actions, outcome: self.outcome(states: states, context: context))
+  }
+
+  /// Iteration `index` of foreach step `step` over `item`: its inner step's `when` decides
+  /// whether it runs, and its input is evaluated with `item` and `index` in scope.
+  public func iteration(of step: CompiledWorkflow.CompiledStep, index: Int, item: JSONValue, snapshots: [String: StepSnapshot], context baseContext: ExpressionContext) -> StepAction {
+    let id = CompiledWorkflow.iterationID(step.id, index)
+    guard let inner = step.foreach?.step else {
+      return .fail(id, StepFailure("\(step.id): not a foreach step", errorClass: .platform, nonRetryable: true))
+    }
+    var context = baseContext
+    context.steps = snapshots.filter { self.workflow.steps[$0.key] != nil }.mapValues(\.expressionValue)
+    context.item = item
+    context.index = index
+    do {
+      if let when = inner.when, !(try when.evaluate(in: context).isTruthy) {
+        return .skip(id, reason: "when was false")
+      }
+      return .schedule(id, input: try self.resolveInput(of: inner, context: context))
+    } catch {
+      return .fail(id, StepFailure("\(id): \(error)", errorClass: .user, type: "expression", nonRetryable: true))
+    }
   }
 
   private func isSatisfied(_ state: StepSnapshot, step id: String) -> Bool {
@@ -117,7 +138,7 @@ public struct RunPlanner: Sendable {
 
   /// The input an attempt runs with: expressions evaluated, plus what the type decides now
   /// (a switch's branch, a sleep's wake-up time, a fail step's message).
-  func resolveInput(of step: CompiledWorkflow.CompiledStep, context: ExpressionContext) throws(ExpressionError) -> JSONValue {
+  public func resolveInput(of step: CompiledWorkflow.CompiledStep, context: ExpressionContext) throws(ExpressionError) -> JSONValue {
     switch step.type {
     case .noop:
       return .object([:])
@@ -155,6 +176,15 @@ public struct RunPlanner: Sendable {
         "version": .number(Double(step.proto.subworkflow.workflowVersion)),
         "input": try step.input.evaluatingTemplates(in: context),
       ]
+    case .foreach:
+      guard let foreach = step.foreach else { return .object(["items": .array([])]) }
+      guard case .array(let items) = try foreach.items.evaluate(in: context) else {
+        throw ExpressionError("foreach.items must yield a list")
+      }
+      guard items.count <= CompiledWorkflow.ForEach.maximumItems else {
+        throw ExpressionError("foreach.items yielded \(items.count) elements; at most \(CompiledWorkflow.ForEach.maximumItems) are allowed")
+      }
+      return .object(["items": .array(items)])
     case .waitSignal, .approval:
       var input: [String: JSONValue] = ["signal": .string(step.signalName ?? step.id)]
       if let timeout = step.signalTimeout {
