@@ -24,6 +24,17 @@ extension WorkflowEngine {
         var timer: (String, UUID, String?, Int?, String, Date)?
         for try await row in rows.decode((String, UUID, String?, Int?, String, Date).self) { timer = row }
         guard let (tenant, runID, stepID, attempt, kind, fireAt) = timer else { return (false, false) }
+        if kind == "start_queued" {
+          // Run strategies decide under the workflow's advisory lock, taken before any run lock
+          // (as StartRun does), so a promotion and a cancel_previous start cannot deadlock.
+          let names = try await connection.query("SELECT workflow_name FROM runs WHERE tenant = \(tenant) AND id = \(runID)", logger: self.logger)
+          var workflowName: String?
+          for try await name in names.decode(String.self) { workflowName = name }
+          guard let workflowName else { return (true, false) }
+          _ = try await connection.query(
+            "SELECT pg_advisory_xact_lock(hashtext(\(Self.strategyLockKey(tenant: tenant, workflow: workflowName))))", logger: self.logger
+          ).collect()
+        }
         guard let run = try await RunTransaction.lockRun(tenant: tenant, id: runID, on: connection, logger: self.logger), !run.status.isTerminal else {
           return (true, false)
         }
@@ -99,6 +110,8 @@ extension WorkflowEngine {
       try await self.childFinished(step: stepID, attempt: attempt, in: &transaction)
     case "cancel_run":
       try await self.cancelForParent(in: &transaction)
+    case "start_queued":
+      try await self.promoteQueued(in: &transaction)
     case "run_timeout":
       try await transaction.finish(.timedOut, output: nil, error: StepFailure("the run exceeded its run_timeout", errorClass: .timeout).json)
     case "sla":

@@ -104,6 +104,13 @@ final class WorkflowEngine: Sendable {
           try await self.definitions.compiled(tenant: tenant, name: request.workflowName, version: request.workflowVersion, on: connection)
         }
       }
+      if Self.hasRunStrategy(workflow) {
+        guard let result = try await self.startWithStrategy(tenant: tenant, request, workflow: workflow) else {
+          refreshLatest = true
+          continue
+        }
+        return result
+      }
       let planned = try await self.planStart(tenant: tenant, request, workflow: workflow)
       switch try await self.starts.submit(planned, key: tenant).get() {
       case .created:
@@ -128,7 +135,7 @@ final class WorkflowEngine: Sendable {
   }
 
   /// Validates the input and plans the new run's first transition (no database access).
-  private func planStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) async throws -> PlannedStart {
+  func planStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) async throws -> PlannedStart {
     let input: JSONValue
     switch ParameterValidator.apply(workflow.parameters, to: request.input, path: "input") {
     case .success(let applied): input = applied
@@ -185,14 +192,14 @@ final class WorkflowEngine: Sendable {
     }
   }
 
-  private func checkSameWorkflow(_ run: RunRecord, _ request: StartRequest) throws -> RunRecord {
+  func checkSameWorkflow(_ run: RunRecord, _ request: StartRequest) throws -> RunRecord {
     guard run.workflowName == request.workflowName else {
       throw MaestroError(.alreadyExists, "idempotency key '\(request.idempotencyKey ?? "")' was already used for a run of '\(run.workflowName)'")
     }
     return run
   }
 
-  private func runByIdempotencyKey(tenant: String, key: String, on connection: PostgresConnection) async throws -> RunRecord? {
+  func runByIdempotencyKey(tenant: String, key: String, on connection: PostgresConnection) async throws -> RunRecord? {
     let rows = try await connection.query(
       "SELECT \(unescaped: RunRecord.columns) FROM runs WHERE tenant = \(tenant) AND idempotency_key = \(key)",
       logger: self.logger

@@ -575,22 +575,6 @@ struct BulkWrites {
         logger: logger
       ).collect()
     }
-    if !self.promoteWorkflows.isEmpty {
-      // The timer names the oldest queued run; its handler counts the free slots when it fires.
-      _ = try await connection.query(
-        """
-        INSERT INTO timers (tenant, run_id, kind, fire_at)
-        SELECT q.tenant, q.id, 'start_queued', p.now
-        FROM unnest(\(self.promoteTenants)::text[], \(self.promoteWorkflows)::text[], \(self.promoteNows)::timestamptz[]) AS p(tenant, workflow, now)
-        CROSS JOIN LATERAL (
-          SELECT r.tenant, r.id FROM runs r
-          WHERE r.tenant = p.tenant AND r.workflow_name = p.workflow AND r.status = 'QUEUED'
-          ORDER BY r.created_at, r.id LIMIT 1) q
-        ON CONFLICT ON CONSTRAINT timers_unique DO NOTHING
-        """,
-        logger: logger
-      ).collect()
-    }
     if !self.eventTypes.isEmpty {
       _ = try await connection.query(
         """
@@ -614,6 +598,23 @@ struct BulkWrites {
           \(self.runSLAKnown)::bool[], \(self.runSequences)::bigint[], \(self.runAttempts)::bigint[], \(self.runNows)::timestamptz[])
           AS r(tenant, id, status, output, error, finished_at, finished, sla_met, sla_known, seq, run_attempt, now)
         WHERE runs.tenant = r.tenant AND runs.id = r.id
+        """,
+        logger: logger
+      ).collect()
+    }
+    if !self.promoteWorkflows.isEmpty {
+      // After the run rows: a queued run that was just cancelled is no longer the oldest. The
+      // timer names the oldest queued run; its handler counts the free slots when it fires.
+      _ = try await connection.query(
+        """
+        INSERT INTO timers (tenant, run_id, kind, fire_at)
+        SELECT q.tenant, q.id, 'start_queued', p.now
+        FROM unnest(\(self.promoteTenants)::text[], \(self.promoteWorkflows)::text[], \(self.promoteNows)::timestamptz[]) AS p(tenant, workflow, now)
+        CROSS JOIN LATERAL (
+          SELECT r.tenant, r.id FROM runs r
+          WHERE r.tenant = p.tenant AND r.workflow_name = p.workflow AND r.status = 'QUEUED'
+          ORDER BY r.created_at, r.id LIMIT 1) q
+        ON CONFLICT ON CONSTRAINT timers_unique DO NOTHING
         """,
         logger: logger
       ).collect()
