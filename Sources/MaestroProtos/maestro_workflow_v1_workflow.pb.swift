@@ -782,7 +782,8 @@ public nonisolated struct Maestro_Workflow_V1_ParameterValidation: Sendable {
 }
 
 /// Concurrency of runs of one workflow in one tenant; applies to every start
-/// (API, schedule, template, sub-workflow).
+/// (API, schedule, template). Sub-workflow children start at once: a parent
+/// waiting on a queued child could otherwise wait on itself.
 public nonisolated struct Maestro_Workflow_V1_RunStrategy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

@@ -592,7 +592,9 @@ struct BulkWrites {
         """
         UPDATE runs SET status = r.status, output = NULLIF(r.output, '')::jsonb, error = NULLIF(r.error, '')::jsonb,
           finished_at = CASE WHEN r.finished THEN r.finished_at END, sla_met = CASE WHEN r.sla_known THEN r.sla_met END,
-          last_event_seq = r.seq, run_attempt = r.run_attempt, started_at = coalesce(runs.started_at, r.now), updated_at = r.now
+          last_event_seq = r.seq, run_attempt = r.run_attempt, updated_at = r.now,
+          -- A queued run starts when it is promoted (RUNNING); one cancelled in the queue never started.
+          started_at = CASE WHEN runs.status = 'QUEUED' AND r.status <> 'RUNNING' THEN runs.started_at ELSE coalesce(runs.started_at, r.now) END
         FROM unnest(\(self.runTenants)::text[], \(self.runIDs)::uuid[], \(self.runStatuses)::text[], \(self.runOutputs)::text[],
           \(self.runErrors)::text[], \(self.runFinishedAts)::timestamptz[], \(self.runFinished)::bool[], \(self.runSLAMet)::bool[],
           \(self.runSLAKnown)::bool[], \(self.runSequences)::bigint[], \(self.runAttempts)::bigint[], \(self.runNows)::timestamptz[])
