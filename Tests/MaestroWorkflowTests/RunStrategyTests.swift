@@ -126,6 +126,26 @@ struct RunStrategyTests {
   }
 }
 
+@Suite("ListRuns filters (real Postgres)")
+struct ListRunsFilterTests {
+  @Test("labels: only runs carrying every given label are listed")
+  func labels() async throws {
+    try await EngineHarness.with { harness in
+      try await harness.register("{name: labelled, steps: [{id: a, type: noop}]}")
+      let metadata = try await harness.auth()
+      for (team, env) in [("red", "prod"), ("red", "dev"), ("blue", "prod")] {
+        _ = try await harness.workflows.startRun(.with { $0.workflowName = "labelled"; $0.labels = ["team": team, "env": env] }, metadata: metadata)
+      }
+      let red = try await harness.workflows.listRuns(.with { $0.labels = ["team": "red"] }, metadata: metadata).runs
+      #expect(red.count == 2 && red.allSatisfy { $0.labels["team"] == "red" })
+      let redProd = try await harness.workflows.listRuns(.with { $0.labels = ["team": "red", "env": "prod"] }, metadata: metadata).runs
+      #expect(redProd.count == 1 && redProd.first?.labels["env"] == "prod")
+      #expect(try await harness.workflows.listRuns(.with { $0.labels = ["team": "green"] }, metadata: metadata).runs.isEmpty)
+      #expect(try await harness.workflows.listRuns(.init(), metadata: metadata).runs.count == 3)
+    }
+  }
+}
+
 extension Sequence {
   func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
     var values: [T] = []

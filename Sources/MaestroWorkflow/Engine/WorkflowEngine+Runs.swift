@@ -30,6 +30,8 @@ extension WorkflowEngine {
     var createdAfter: Date?
     var createdBefore: Date?
     var parentRunID: UUID?
+    /// Runs carrying all of these labels.
+    var labels: [String: String] = [:]
   }
 
   /// Runs newest first, keyset-paginated on (created_at, id).
@@ -51,6 +53,7 @@ extension WorkflowEngine {
           AND (\(filter.createdAfter)::timestamptz IS NULL OR created_at >= \(filter.createdAfter))
           AND (\(filter.createdBefore)::timestamptz IS NULL OR created_at < \(filter.createdBefore))
           AND (\(filter.parentRunID)::uuid IS NULL OR parent_run_id = \(filter.parentRunID))
+          AND labels @> \(JSONValue.object(filter.labels.mapValues(JSONValue.string)).jsonText)::jsonb
           AND (\(cursorTime)::timestamptz IS NULL OR (created_at, id) < (\(cursorTime), \(cursorID)))
         ORDER BY created_at DESC, id DESC
         LIMIT \(pageSize + 1)

@@ -209,6 +209,8 @@ struct WorkflowGRPCService: Maestro_Workflow_V1_WorkflowService.SimpleServicePro
       if request.created.hasEndTime { filter.createdBefore = request.created.endTime.date }
     }
     if !request.parentRunID.isEmpty { filter.parentRunID = try Self.runID(request.parentRunID, field: "parent_run_id") }
+    if request.labels.count > 20 { throw MaestroError.invalidArgument(field: "labels", "at most 20 label filters") }
+    filter.labels = request.labels
     let (runs, next) = try await self.engine.listRuns(tenant: caller.tenant, filter: filter, pageSize: try Paging.size(request.pageSize), pageToken: request.pageToken)
     return .with {
       $0.runs = runs.map(\.proto)
