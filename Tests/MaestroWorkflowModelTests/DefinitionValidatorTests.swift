@@ -35,7 +35,7 @@ struct DefinitionValidatorTests {
       (#"{"name": "w", "steps": []}"#, "steps", "no_steps"),
       (#"{"name": "w", "steps": [{"id": "a", "type": "teleport"}]}"#, "steps[0].type", "unknown_step_type"),
       (#"{"name": "w", "steps": [{"id": "a", "type": "task"}]}"#, "steps[0].task_queue", "invalid_task_queue"),
-      (#"{"name": "w", "steps": [{"id": "a", "type": "foreach"}]}"#, "steps[0].type", "unsupported_step_type"),
+      (#"{"name": "w", "steps": [{"id": "a", "type": "foreach"}]}"#, "steps[0].foreach.items", "missing_spec"),
       (#"{"name": "w", "steps": [{"id": "a", "type": "noop"}, {"id": "a", "type": "noop"}]}"#, "steps[1].id", "duplicate_step_id"),
       (#"{"name": "w", "steps": [{"id": "1a", "type": "noop"}]}"#, "steps[0].id", "invalid_step_id"),
       (#"{"name": "w", "steps": [{"id": "a", "type": "noop", "dependsOn": ["ghost"]}]}"#, "steps[0].depends_on[0]", "unknown_dependency"),
