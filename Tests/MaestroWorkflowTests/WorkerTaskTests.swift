@@ -140,6 +140,34 @@ struct WorkerTaskTests {
       #expect(tooLong?.code == .invalidArgument)
     }
   }
+
+  @Test("schedule_to_start_timeout: an attempt no worker claims in time times out and is retried per policy; a claimed one is unaffected")
+  func scheduleToStart() async throws {
+    try await EngineHarness.with { harness in
+      try await harness.register("""
+        name: unclaimed
+        steps:
+          - {id: t, type: task, task_queue: nobody.polls, schedule_to_start_timeout: 0.3s, retry_policy: {max_attempts: 2, initial_backoff: 0.01s}}
+        """)
+      let run = try await harness.waitForTerminal(try await harness.start("unclaimed").run.id)
+      #expect(run.status == .failed)
+      #expect(run.error.message.contains("schedule_to_start_timeout"))
+      #expect(run.steps.first?.attempts.map(\.status) == [.timedOut, .timedOut])
+
+      try await harness.register("""
+        name: claimed
+        steps: [{id: t, type: task, task_queue: quick.worker, schedule_to_start_timeout: 1s, input: {x: 1}}]
+        """)
+      let claimed = try await harness.start("claimed").run.id
+      let task = try #require(try await self.poll(harness, ["quick.worker"]))
+      // Past the schedule-to-start deadline: the claimed attempt is not touched by its timer.
+      try await Task.sleep(for: .milliseconds(1_500))
+      _ = try await harness.workers.completeTask(.with { $0.taskToken = task.taskToken; $0.output = ["done": true] }, metadata: try await self.worker(harness))
+      let done = try await harness.waitForTerminal(claimed)
+      #expect(done.status == .completed)
+      #expect(done.steps.first?.attempt == 1)
+    }
+  }
 }
 
 @Suite("Reference worker's demo queues (pure)")

@@ -99,6 +99,31 @@ extension WorkflowEngine {
       ))
       try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
       try await transaction.advance()
+    case "schedule_to_start":
+      guard let stepID, let attempt else { return }
+      let failure = StepFailure("task '\(stepID)' attempt \(attempt) was not picked up by a worker within its schedule_to_start_timeout", errorClass: .timeout, type: "schedule_to_start")
+      let rows = try await transaction.connection.query(
+        """
+        UPDATE step_executions SET status = 'TIMED_OUT', error = \(failure.json.jsonText)::jsonb, error_class = 'timeout', finished_at = \(transaction.now)
+        WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt) AND status = 'READY'
+        RETURNING step_id
+        """,
+        logger: self.logger
+      ).collect()
+      guard !rows.isEmpty else { return }  // claimed in time
+      let now = transaction.now
+      transaction.noteStoredChange(step: stepID, attempt: attempt) { record in
+        record.status = .timedOut
+        record.error = failure
+        record.finishedAt = now
+      }
+      transaction.deleteTimers(step: stepID, attempt: attempt)
+      self.metrics.stepFinished(.init(
+        tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID, type: "task", status: .timedOut,
+        errorClass: "timeout", startedAt: nil, finishedAt: transaction.now
+      ))
+      try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
+      try await transaction.advance()
     case "signal_timeout":
       guard let stepID, let attempt, let step = transaction.workflow.stepSpec(stepID) else { return }
       transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["kind": "signal_timeout", "fire_at": .string(Timestamps.format(fireAt))])

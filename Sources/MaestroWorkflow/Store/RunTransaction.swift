@@ -252,6 +252,12 @@ struct RunTransaction {
     foreachAttempt: Int? = nil
   ) {
     let finished = status != .ready
+    if status == .ready, let spec = self.workflow.stepSpec(stepID), spec.type == .task, spec.proto.hasScheduleToStartTimeout,
+      spec.proto.scheduleToStartTimeout.swiftDuration > .zero
+    {
+      // No worker claimed it in time: the attempt fails as a timeout (WorkflowEngine+Timers).
+      self.addTimer(kind: "schedule_to_start", fireAt: (visibleAt ?? self.now).addingTimeInterval(spec.proto.scheduleToStartTimeout.swiftDuration.seconds), step: stepID, attempt: attempt)
+    }
     self.newSteps.append(NewStep(
       record: StepRecord(
         stepID: stepID, attempt: attempt, stepType: self.workflow.stepSpec(stepID)?.type.rawValue ?? "unknown", status: status,

@@ -14,9 +14,12 @@ ALTER TABLE step_executions ADD COLUMN foreach_attempt integer;
 -- promotes it, under the workflow's advisory lock, if a slot is free, and chains a timer to the
 -- next queued run while slots remain. Promotion is thus one run lock per transaction, like
 -- child_done and cancel_run (0005).
+--
+-- task steps: a `schedule_to_start` timer fails an attempt that no worker claimed within the
+-- step's schedule_to_start_timeout (ERROR_CLASS_TIMEOUT; the retry policy decides what follows).
 ALTER TABLE timers DROP CONSTRAINT timers_kind_check;
 ALTER TABLE timers ADD CONSTRAINT timers_kind_check
-    CHECK (kind IN ('sleep', 'step_timeout', 'run_timeout', 'sla', 'signal_timeout', 'child_done', 'cancel_run', 'start_queued')) NOT VALID;
+    CHECK (kind IN ('sleep', 'step_timeout', 'run_timeout', 'sla', 'signal_timeout', 'child_done', 'cancel_run', 'start_queued', 'schedule_to_start')) NOT VALID;
 ALTER TABLE timers VALIDATE CONSTRAINT timers_kind_check;
 ALTER TABLE timers DROP CONSTRAINT timers_run_level_check;
 ALTER TABLE timers ADD CONSTRAINT timers_run_level_check
@@ -24,7 +27,7 @@ ALTER TABLE timers ADD CONSTRAINT timers_run_level_check
 ALTER TABLE timers VALIDATE CONSTRAINT timers_run_level_check;
 
 -- maestro:down
-DELETE FROM timers WHERE kind = 'start_queued';
+DELETE FROM timers WHERE kind IN ('start_queued', 'schedule_to_start');
 ALTER TABLE timers DROP CONSTRAINT timers_run_level_check;
 ALTER TABLE timers ADD CONSTRAINT timers_run_level_check
     CHECK (kind IN ('run_timeout', 'sla', 'cancel_run') OR step_id IS NOT NULL) NOT VALID;
