@@ -66,7 +66,7 @@ public struct CompiledWorkflow: Sendable {
     public static let defaultConcurrency = 10
     public static let maximumConcurrency = 1_000
     /// Most elements a foreach accepts (more fail the step, a user error).
-    public static let maximumItems = 10_000
+    public static let maximumItems = 1_000
     public var items: Template
     public var concurrency: Int
     /// How many iterations may fail before the step fails (0: fail fast).
