@@ -34,6 +34,10 @@ export MAESTRO_REPO_ROOT="$root"
 # tail (as CI shows it) still names the failing tests and where they failed.
 log="$bin/test-output.log"
 status=0
+# Swift Testing runs every test in parallel by default; many spawn real processes, and on a
+# 2-core machine an unbounded burst of them starves the timing-sensitive ones (an SLA, a warm-up).
+# A bounded width keeps the suite parallel and its timings honest.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${MAESTRO_TEST_PARALLELISM:-12}
 swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "---- failures (full log: $log) ----"

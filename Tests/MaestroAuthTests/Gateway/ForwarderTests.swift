@@ -313,8 +313,8 @@ struct ForwarderTests {
   func replicas() async throws {
     try await Self.withHarness(replicas: 3) { harness in
       let metadata = try await harness.metadata()
-      // Round robin starts once every subchannel is ready: allow a short warm-up.
-      let deadline = ContinuousClock.now + .seconds(30)
+      // Round robin starts once every subchannel is ready: allow a warm-up (long on a loaded machine).
+      let deadline = ContinuousClock.now + .seconds(120)
       while ContinuousClock.now < deadline, harness.backends.contains(where: { $0.calls == 0 }) {
         _ = try await harness.unary("x", metadata: metadata).message
       }
