@@ -9,7 +9,15 @@ import SwiftProtobuf
 public enum TemplateLoader {
   /// A template from YAML (JSON is YAML too).
   public static func template(yaml text: String) throws(MaestroError) -> Maestro_Workflow_V1_Template {
-    let json = try DefinitionLoader.json(fromYAML: text)
+    let json: String
+    do {
+      json = try DefinitionLoader.json(fromYAML: text)
+    } catch {
+      // The loader names its own document "definition".
+      let field = error.field ?? "definition"
+      let message = error.message.hasPrefix("\(field): ") ? String(error.message.dropFirst(field.count + 2)) : error.message
+      throw MaestroError.invalidArgument(field: field == "definition" ? "template" : "template.\(field)", message)
+    }
     do {
       var options = JSONDecodingOptions()
       options.ignoreUnknownFields = false
