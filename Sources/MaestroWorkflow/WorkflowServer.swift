@@ -53,6 +53,7 @@ public enum WorkflowServer {
       executor: EngineStepExecutor(http: http)
     )
     let installer = ReferenceWorkflows(engine: engine, directory: settings.workflowsDirectory + "/reference", tenant: settings.referenceTenant)
+    let templates = ShippedTemplates(engine: engine, directory: settings.workflowsDirectory + "/templates", tenant: settings.referenceTenant)
     return ServiceComponents(
       grpcServices: [WorkflowGRPCService(engine: engine, events: RunEventPoller(engine: engine)), WorkerGRPCService(engine: engine)],
       servedServiceNames: [
@@ -60,7 +61,10 @@ public enum WorkflowServer {
       ],
       policy: .maestro,
       requiredSchemaVersion: self.requiredSchemaVersion,
-      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: { try await installer.install() }), HTTPClientService(client: httpClient)]
+      backgroundServices: [engineDB.client, EngineRunner(engine: engine, beforeStart: {
+        try await installer.install()
+        try await templates.install()
+      }), HTTPClientService(client: httpClient)]
         + (reporter.map { [$0] } ?? [])
     )
   }

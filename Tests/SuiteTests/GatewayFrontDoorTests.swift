@@ -381,6 +381,26 @@ struct GatewayFrontDoorTests {
       #expect(limited?.error["code"] as? String == "RESOURCE_EXHAUSTED")
       #expect(await Self.eventually(within: .seconds(30)) { (try? await Self.request(rest + "/v1/workflows", token: suite.analyst).status) == 200 })
 
+      // Templates: data-processing is installed at startup; VALIDATE_ONLY answers every issue; a template posted as YAML.
+      let shipped = try await Self.request(rest + "/v1/templates/data-processing", token: suite.viewer)
+      #expect(shipped.status == 200, "\(shipped.body)")
+      let checked = try await Self.request(
+        rest + "/v1/templates/data-processing:instantiate", method: "POST", token: suite.runOperator,
+        body: #"{"mode":"INSTANTIATE_MODE_VALIDATE_ONLY","parameters":{"dataset":"Bad Name","batch_size":0}}"#)
+      #expect(checked.status == 200, "\(checked.body)")
+      #expect(((checked.json["issues"] as? [[String: Any]]) ?? []).compactMap { $0["path"] as? String }.sorted() == ["parameters.batch_size", "parameters.dataset"])
+      let instantiated = try await Self.request(
+        rest + "/v1/templates/data-processing:instantiate", method: "POST", token: suite.runOperator,
+        body: #"{"parameters":{"dataset":"gw"},"workflow_name":"etl-gw"}"#)
+      #expect(((instantiated.json["workflow"] as? [String: Any])?["definition"] as? [String: Any])?["name"] as? String == "etl-gw", "\(instantiated.body)")
+      let templateYAML = "name: gw-template\nparameters: [{name: who, type: PARAMETER_TYPE_STRING}]\ndefinition: {name: gw, steps: [{id: a, type: echo, input: {who: \"${params.who}\"}}]}\n"
+      let postedTemplate = try await Self.request(rest + "/v1/templates", method: "POST", token: suite.admin, body: templateYAML, contentType: "application/yaml")
+      #expect(postedTemplate.status == 200 && postedTemplate.body.contains("gw-template"), "\(postedTemplate.body)")
+      let badTemplate = try await Self.request(
+        rest + "/v1/templates", method: "POST", token: suite.admin, body: templateYAML.replacingOccurrences(of: "params.who", with: "params.nobody"),
+        contentType: "application/yaml")
+      #expect(badTemplate.status == 400 && badTemplate.error["field"] as? String == "definition.steps[0].input.who", "\(badTemplate.body)")
+
       // The OpenAPI document is served.
       let openAPI = try await Self.request(rest + "/openapi.json")
       #expect(openAPI.status == 200)

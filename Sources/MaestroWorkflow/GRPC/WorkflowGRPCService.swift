@@ -148,23 +148,7 @@ struct WorkflowGRPCService: Maestro_Workflow_V1_WorkflowService.SimpleServicePro
     return .init()
   }
 
-  // MARK: Templates (arrive with the templates issue)
-
-  func registerTemplate(request: Maestro_Workflow_V1_RegisterTemplateRequest, context: ServerContext) async throws -> Maestro_Workflow_V1_RegisterTemplateResponse {
-    throw MaestroError(.unimplemented, "templates are not available in this version")
-  }
-
-  func listTemplates(request: Maestro_Workflow_V1_ListTemplatesRequest, context: ServerContext) async throws -> Maestro_Workflow_V1_ListTemplatesResponse {
-    throw MaestroError(.unimplemented, "templates are not available in this version")
-  }
-
-  func getTemplate(request: Maestro_Workflow_V1_GetTemplateRequest, context: ServerContext) async throws -> Maestro_Workflow_V1_GetTemplateResponse {
-    throw MaestroError(.unimplemented, "templates are not available in this version")
-  }
-
-  func instantiateTemplate(request: Maestro_Workflow_V1_InstantiateTemplateRequest, context: ServerContext) async throws -> Maestro_Workflow_V1_InstantiateTemplateResponse {
-    throw MaestroError(.unimplemented, "templates are not available in this version")
-  }
+  // Templates: WorkflowGRPCService+Templates.swift.
 
   // MARK: Runs
 

@@ -67,9 +67,37 @@ public enum ParameterValidator {
       return [DefinitionIssue(path, "expected \(self.describe(spec.type)), got \(value.typeName)", code: "invalid_type")]
     }
     let rules = spec.validation
-    if !rules.allowedValues.isEmpty, !rules.allowedValues.map(JSONValue.init).contains(value) {
-      issues.append(DefinitionIssue(path, "must be one of \(rules.allowedValues.map { JSONValue($0).jsonText }.joined(separator: ", "))", code: "not_allowed"))
+    if !rules.allowedValues.isEmpty {
+      let allowed = rules.allowedValues.map(JSONValue.init)
+      let listed = "must be one of \(allowed.map(\.jsonText).joined(separator: ", "))"
+      // A LIST whose allowed values are not lists: each item must be one of them.
+      if case .array(let items) = value, !allowed.contains(where: { if case .array = $0 { true } else { false } }) {
+        for (index, item) in items.enumerated() where !allowed.contains(item) {
+          issues.append(DefinitionIssue("\(path)[\(index)]", listed, code: "not_allowed"))
+        }
+      } else if !allowed.contains(value) {
+        issues.append(DefinitionIssue(path, listed, code: "not_allowed"))
+      }
     }
+    issues += self.scalarIssues(value, rules, path: path)
+    if case .array(let items) = value {
+      if rules.hasMinItems, items.count < rules.minItems { issues.append(DefinitionIssue(path, "needs at least \(rules.minItems) items", code: "too_few_items")) }
+      if rules.hasMaxItems, items.count > rules.maxItems { issues.append(DefinitionIssue(path, "allows at most \(rules.maxItems) items", code: "too_many_items")) }
+      for (index, item) in items.enumerated() {
+        if spec.itemType != .unspecified, !self.matches(item, spec.itemType) {
+          issues.append(DefinitionIssue("\(path)[\(index)]", "expected \(self.describe(spec.itemType)), got \(item.typeName)", code: "invalid_type"))
+        } else {
+          // The number and string rules of a LIST apply to each item.
+          issues += self.scalarIssues(item, rules, path: "\(path)[\(index)]")
+        }
+      }
+    }
+    return issues
+  }
+
+  /// Violations of the number rules (minimum, maximum) or string rules (length, pattern).
+  private static func scalarIssues(_ value: JSONValue, _ rules: Maestro_Workflow_V1_ParameterValidation, path: String) -> [DefinitionIssue] {
+    var issues: [DefinitionIssue] = []
     if case .number(let number) = value {
       if rules.hasMinimum, number < rules.minimum { issues.append(DefinitionIssue(path, "must be at least \(JSONValue.format(rules.minimum))", code: "too_small")) }
       if rules.hasMaximum, number > rules.maximum { issues.append(DefinitionIssue(path, "must be at most \(JSONValue.format(rules.maximum))", code: "too_large")) }
@@ -79,15 +107,6 @@ public enum ParameterValidator {
       if rules.hasMaxLength, text.count > rules.maxLength { issues.append(DefinitionIssue(path, "must be at most \(rules.maxLength) characters", code: "too_long")) }
       if !rules.pattern.isEmpty, let regex = try? Regex(rules.pattern), text.wholeMatch(of: regex) == nil {
         issues.append(DefinitionIssue(path, "must match \(rules.pattern)", code: "pattern_mismatch"))
-      }
-    }
-    if case .array(let items) = value {
-      if rules.hasMinItems, items.count < rules.minItems { issues.append(DefinitionIssue(path, "needs at least \(rules.minItems) items", code: "too_few_items")) }
-      if rules.hasMaxItems, items.count > rules.maxItems { issues.append(DefinitionIssue(path, "allows at most \(rules.maxItems) items", code: "too_many_items")) }
-      if spec.itemType != .unspecified {
-        for (index, item) in items.enumerated() where !self.matches(item, spec.itemType) {
-          issues.append(DefinitionIssue("\(path)[\(index)]", "expected \(self.describe(spec.itemType)), got \(item.typeName)", code: "invalid_type"))
-        }
       }
     }
     return issues

@@ -1,0 +1,51 @@
+import Foundation
+import Logging
+import MaestroCore
+import MaestroProtos
+import MaestroWorkflowModel
+
+/// Registers the shipped templates (`workflows/templates/*.yaml`) for one tenant at startup,
+/// like ``ReferenceWorkflows``. Idempotent: an unchanged template is not registered again.
+///
+/// Unlike a reference workflow, an invalid template file is logged as an error and skipped
+/// rather than stopping the service: templates are conveniences nothing else depends on, and
+/// a template may use a step type this engine version does not execute yet.
+struct ShippedTemplates: Sendable {
+  let engine: WorkflowEngine
+  let directory: String
+  let tenant: String
+
+  func install() async throws {
+    guard !self.tenant.isEmpty else { return }
+    let files: [String]
+    do {
+      files = try FileManager.default.contentsOfDirectory(atPath: self.directory)
+        .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }.sorted()
+    } catch {
+      self.engine.logger.warning("no shipped templates", metadata: ["directory": "\(self.directory)"])
+      return
+    }
+    let store = TemplateStore(logger: self.engine.logger)
+    for file in files {
+      let template: Maestro_Workflow_V1_Template
+      do {
+        template = try TemplateLoader.template(file: "\(self.directory)/\(file)")
+      } catch {
+        self.engine.logger.error("template file skipped", metadata: ["file": "\(file)", "error": "\(error)"])
+        continue
+      }
+      let issues = TemplateInstantiator.validate(template)
+      guard issues.isEmpty else {
+        self.engine.logger.error("invalid template skipped", metadata: ["file": "\(file)", "issues": "\(issues.map(\.description).joined(separator: "; "))"])
+        continue
+      }
+      let (stored, created) = try await self.engine.inTenant(self.tenant) { connection in
+        try await store.register(template, tenant: self.tenant, createdBy: "workflow-service", on: connection)
+      }
+      self.engine.logger.info(
+        created ? "registered template" : "template up to date",
+        metadata: ["template": "\(stored.template.name)", "version": "\(stored.template.version)", "tenant": "\(self.tenant)"]
+      )
+    }
+  }
+}
