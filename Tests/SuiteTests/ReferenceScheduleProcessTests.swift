@@ -90,13 +90,15 @@ struct ReferenceScheduleProcessTests {
           #expect(reference.state.nextFireTime.date.timeIntervalSinceNow <= 300)
           #expect(try await schedules.getSchedule(.with { $0.scheduleID = "reference-hello-case" }, metadata: admin).schedule.spec.cronExpressions == ["0 */6 * * *"])
 
-          // 1. On its own: move its due time to the current 5-minute boundary (as if the clock
+          // 1. On its own: move its due time back to the last 5-minute boundary (as if the clock
           //    had reached it) and let the scheduler's tick find it, as it will on `make run`.
+          //    That boundary may be up to 5 minutes ago: the catch-up window (default 1 minute)
+          //    is widened so that the fire is started (as a catch-up) rather than missed.
           let now = Date().timeIntervalSince1970
           let boundary = Date(timeIntervalSince1970: (now / 300).rounded(.down) * 300)
           try await withRunningClient(try db.serviceConfiguration(schema: "scheduler")) { client in
             _ = try await client.query(
-              "UPDATE schedules SET next_fire_at = \(boundary), next_nominal_at = \(boundary) WHERE tenant = 'default' AND name = 'reference-hello-world'"
+              "UPDATE schedules SET next_fire_at = \(boundary), next_nominal_at = \(boundary), catchup_window = interval '1 hour' WHERE tenant = 'default' AND name = 'reference-hello-world'"
             ).collect()
             _ = try await client.query("SELECT pg_notify('scheduler_schedules_changed', '')").collect()
           }
