@@ -9,8 +9,9 @@ public final class ServiceProcess: @unchecked Sendable {
   public let logPath: String
   private let process: Process
 
-  /// Starts `<bin>/<name> <arguments>` with `environment` added to ours.
-  public init(name: String, arguments: [String], environment: [String: String]) throws {
+  /// Starts `<bin>/<name> <arguments>` with `environment` added to ours, in
+  /// `workingDirectory` when given (relative default paths resolve there, as in the local suite).
+  public init(name: String, arguments: [String], environment: [String: String], workingDirectory: String? = nil) throws {
     self.name = name
     self.logPath = FileManager.default.temporaryDirectory.appendingPathComponent("maestro-\(name)-\(UUID().uuidString).log").path
     _ = FileManager.default.createFile(atPath: self.logPath, contents: nil)
@@ -18,6 +19,7 @@ public final class ServiceProcess: @unchecked Sendable {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try TestEnvironment.binDirectory() + "/" + name)
     process.arguments = arguments
+    if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     process.standardOutput = log
     process.standardError = log

@@ -76,23 +76,23 @@ extension SchedulerEngine {
         running.append(fire)
       }
     }
-    // Status reads run concurrently (bounded), each recording its fire's end on its own.
-    let followed = await withTaskGroup(of: Outcome.self, returning: Outcome.self) { group in
-      var merged = Outcome()
+    // Status reads run concurrently (bounded); the ends they find are recorded together.
+    let ends = await withTaskGroup(of: FireEnd?.self, returning: [FireEnd].self) { group in
+      var ends: [FireEnd] = []
       var inFlight = 0
       for fire in running {
         if inFlight >= self.configuration.startConcurrency, let done = await group.next() {
-          merged.merge(done)
+          if let end = done { ends.append(end) }
           inFlight -= 1
         }
         inFlight += 1
         group.addTask {
           do {
             guard let status = try await self.starter.status(tenant: fire.tenant, runID: fire.runID) else {
-              return try await self.finish(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: "cancelled", runStatus: "", error: "run not found in workflow-service")
+              return FireEnd(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: "cancelled", runStatus: "", error: "run not found in workflow-service")
             }
             if let final = FireRecord.status(of: status) {
-              return try await self.finish(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: final, runStatus: Self.runStatusName(status), error: "")
+              return FireEnd(fireRowID: fire.id, tenant: fire.tenant, scheduleUUID: fire.scheduleUUID, status: final, runStatus: Self.runStatusName(status), error: "")
             }
             if fire.cancelRequested {
               try await self.starter.cancel(tenant: fire.tenant, runID: fire.runID, reason: "cancelled by schedule \(fire.scheduleID): overlap policy")
@@ -100,11 +100,19 @@ extension SchedulerEngine {
           } catch {
             self.logger.warning("reading a run's status failed; retried", metadata: ["run_id": "\(fire.runID)", "error": "\(error)"])
           }
-          return Outcome()
+          return nil
         }
       }
-      for await done in group { merged.merge(done) }
-      return merged
+      for await done in group { if let end = done { ends.append(end) } }
+      return ends
+    }
+    let followed: Outcome
+    do {
+      followed = try await self.finish(ends)
+    } catch {
+      // The fires stay live and are looked at again after the poll interval.
+      self.logger.warning("recording ended runs failed; retried", metadata: ["fires": "\(ends.count)", "error": "\(String(reflecting: error))"])
+      followed = Outcome()
     }
     outcome.merge(followed)
     await self.execute(outcome)

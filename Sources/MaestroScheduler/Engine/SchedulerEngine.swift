@@ -35,6 +35,9 @@ final class SchedulerEngine: Sendable {
   let configuration: Configuration
   let tickWakeup = Wakeup()
   let followWakeup = Wakeup()
+  /// StartRun slots of this replica (``Configuration/startConcurrency``).
+  let permits: StartPermits
+  let recorder: StartRecorder
 
   init(database: Database, starter: any RunStarter, metrics: SchedulerMetrics, configuration: Configuration, logger: Logger) {
     self.database = database
@@ -43,6 +46,8 @@ final class SchedulerEngine: Sendable {
     self.metrics = metrics
     self.configuration = configuration
     self.logger = logger
+    self.permits = StartPermits(limit: configuration.startConcurrency)
+    self.recorder = StartRecorder(database: database, replicaID: configuration.replicaID, runPollInterval: configuration.runPollInterval, logger: logger)
   }
 
   /// One fire to act on.
@@ -86,13 +91,20 @@ final class SchedulerEngine: Sendable {
     }
   }
 
-  /// Applies `policy` to `fires` of the locked schedule `record`, in order.
-  func act(on record: ScheduleRecord, fires: [Fire], policy: OverlapPolicy, on connection: PostgresConnection) async throws -> Outcome {
-    var outcome = Outcome()
-    guard !fires.isEmpty else { return outcome }
+  /// A locked schedule's live fires ('starting' or 'running') and buffered fires.
+  struct Occupancy: Sendable {
     var active = 0
     var buffered = 0
-    if policy != .allowAll {
+  }
+
+  /// Applies `policy` to `fires` of the locked schedule `record`, in order. `occupancy` is the
+  /// schedule's when the caller has read it already (the tick reads a batch's in one statement).
+  func act(on record: ScheduleRecord, fires: [Fire], policy: OverlapPolicy, occupancy: Occupancy? = nil, on connection: PostgresConnection) async throws -> Outcome {
+    var outcome = Outcome()
+    guard !fires.isEmpty else { return outcome }
+    var active = occupancy?.active ?? 0
+    var buffered = occupancy?.buffered ?? 0
+    if policy != .allowAll, occupancy == nil {
       let rows = try await connection.query(
         """
         SELECT (SELECT count(*) FROM schedule_fires WHERE tenant = \(record.tenant) AND schedule_id = \(record.uuid) AND status IN ('starting', 'running')),
@@ -233,127 +245,75 @@ final class SchedulerEngine: Sendable {
 
   // MARK: After the commit
 
-  /// Starts and cancels what an outcome asks for, and writes the results back. Fires that end
-  /// at once (start failed) may pump buffered fires, which are started in turn.
+  /// Starts and cancels what an outcome asks for, and writes the results back; returns when all
+  /// is done. Fires that end at once (start failed) may pump buffered fires, started in turn.
   func execute(_ outcome: Outcome) async {
-    var pending = outcome
-    while !pending.starts.isEmpty || !pending.cancels.isEmpty {
-      let current = pending
-      pending = Outcome()
-      for cancel in current.cancels {
-        do {
-          try await self.starter.cancel(tenant: cancel.tenant, runID: cancel.runID, reason: cancel.reason)
-        } catch {
-          self.logger.warning("CancelRun failed; the follower retries", metadata: ["run_id": "\(cancel.runID)", "error": "\(error)"])
-        }
-      }
-      let followUps = await withTaskGroup(of: Outcome.self, returning: Outcome.self) { group in
-        var iterator = current.starts.makeIterator()
-        var running = 0
-        var merged = Outcome()
-        while let job = iterator.next() {
-          if running >= self.configuration.startConcurrency, let done = await group.next() {
-            merged.merge(done)
-            running -= 1
-          }
-          group.addTask { await self.start(job) }
-          running += 1
-        }
-        for await done in group { merged.merge(done) }
-        return merged
-      }
-      pending.merge(followUps)
+    await withDiscardingTaskGroup { group in
+      await self.submit(outcome, into: &group)
     }
   }
 
-  /// Calls StartRun for one fire and records the result.
+  /// Sends the outcome's cancels, then hands each start to a task of `group` as soon as a
+  /// StartRun slot is free (waiting for one: the caller's back-pressure), without waiting for
+  /// the calls to finish.
+  func submit(_ outcome: Outcome, into group: inout DiscardingTaskGroup) async {
+    for cancel in outcome.cancels {
+      do {
+        try await self.starter.cancel(tenant: cancel.tenant, runID: cancel.runID, reason: cancel.reason)
+      } catch {
+        self.logger.warning("CancelRun failed; the follower retries", metadata: ["run_id": "\(cancel.runID)", "error": "\(error)"])
+      }
+    }
+    for job in outcome.starts {
+      await self.permits.acquire()
+      group.addTask {
+        let followUps = await self.start(job)
+        if !followUps.starts.isEmpty || !followUps.cancels.isEmpty { await self.execute(followUps) }
+      }
+    }
+  }
+
+  /// Calls StartRun for one fire and records the result. The caller holds a StartRun slot;
+  /// it is given back as soon as the call returns (recording is not limited by the slots).
   func start(_ job: StartJob) async -> Outcome {
     let key = FireKey.idempotencyKey(scheduleUUID: job.scheduleUUID, fireTime: job.fireTime)
-    do {
-      let run = try await self.starter.start(StartRequest(tenant: job.tenant, target: job.target, scheduleID: job.scheduleID, fireTime: job.fireTime, idempotencyKey: key))
+    let result: Result<StartedRun, StartFailure>
+    do throws(StartFailure) {
+      result = .success(try await self.starter.start(StartRequest(tenant: job.tenant, target: job.target, scheduleID: job.scheduleID, fireTime: job.fireTime, idempotencyKey: key)))
+    } catch {
+      result = .failure(error)
+    }
+    self.permits.release()
+    switch result {
+    case .success(let run):
+      guard let runID = UUID(uuidString: run.runID) else {
+        self.logger.error("StartRun returned a run id that is not a UUID; the fire is re-driven", metadata: ["schedule": "\(job.scheduleID)", "run_id": "\(run.runID)"])
+        return Outcome()
+      }
       let startedAt = Date()
       let lag = startedAt.timeIntervalSince(job.due)
       self.metrics.lag(lag, trigger: job.trigger)
       self.metrics.fired(trigger: job.trigger, result: "started")
-      _ = try await self.database.client.query(
-        """
-        UPDATE schedule_fires SET status = 'running', run_id = \(UUID(uuidString: run.runID)), started_at = \(startedAt),
-          lag = make_interval(secs => \(max(0, lag))), error = NULL, claimed_by = \(self.configuration.replicaID),
-          next_check_at = now() + make_interval(secs => \(self.configuration.runPollInterval.secondsDouble)), updated_at = now()
-        WHERE id = \(job.fireRowID) AND status = 'starting'
-        """,
-        logger: self.logger
-      ).collect()
+      await self.recorder.record(StartRecorder.Confirmation(fireRowID: job.fireRowID, runID: runID, startedAt: startedAt, lagSeconds: lag))
       self.followWakeup.signal()
       return Outcome()
-    } catch let failure as StartFailure {
-      if failure.permanent {
-        self.metrics.fired(trigger: job.trigger, result: "start_failed")
-        let message = (failure.refused ? StartFailure.refusedPrefix : "") + failure.message
-        self.logger.warning("run not started", metadata: ["schedule": "\(job.scheduleID)", "tenant": "\(job.tenant)", "error": "\(message)"])
-        do {
-          return try await self.finish(fireRowID: job.fireRowID, tenant: job.tenant, scheduleUUID: job.scheduleUUID, status: "start_failed", runStatus: "", error: String(message.prefix(1000)))
-        } catch {
-          self.logger.error("recording a failed start failed", metadata: ["error": "\(error)"])
-          return Outcome()
-        }
+    case .failure(let failure) where failure.permanent:
+      self.metrics.fired(trigger: job.trigger, result: "start_failed")
+      let message = (failure.refused ? StartFailure.refusedPrefix : "") + failure.message
+      self.logger.warning("run not started", metadata: ["schedule": "\(job.scheduleID)", "tenant": "\(job.tenant)", "error": "\(message)"])
+      do {
+        return try await self.finish(fireRowID: job.fireRowID, tenant: job.tenant, scheduleUUID: job.scheduleUUID, status: "start_failed", runStatus: "", error: String(message.prefix(1000)))
+      } catch {
+        self.logger.error("recording a failed start failed", metadata: ["error": "\(error)"])
+        return Outcome()
       }
+    case .failure(let failure):
       self.logger.warning("StartRun failed; retried with the same idempotency key", metadata: ["schedule": "\(job.scheduleID)", "error": "\(failure.message)"])
       _ = try? await self.database.client.query(
         "UPDATE schedule_fires SET error = \(String(failure.message.prefix(1000))), updated_at = now() WHERE id = \(job.fireRowID) AND status = 'starting'",
         logger: self.logger
       ).collect()
       return Outcome()
-    } catch {
-      // The run started but recording it failed: the fire stays 'starting' and is re-driven
-      // (StartRun returns the same run for the same key).
-      self.logger.error("recording a started run failed", metadata: ["schedule": "\(job.scheduleID)", "error": "\(error)"])
-      return Outcome()
-    }
-  }
-
-  /// Records a live fire's end, counts consecutive failures (pausing the schedule when
-  /// `pause_after_failures` is reached) and pumps the next buffered fire.
-  func finish(fireRowID: Int64, tenant: String, scheduleUUID: UUID, status: String, runStatus: String, error: String) async throws -> Outcome {
-    try await self.database.withTransaction { connection in
-      // The schedule row first, then its fires: the order every other writer locks them in.
-      let rows = try await connection.query(
-        "SELECT \(unescaped: ScheduleRecord.columns) FROM schedules WHERE tenant = \(tenant) AND id = \(scheduleUUID) FOR UPDATE",
-        logger: self.logger
-      ).collect()
-      guard var record = try rows.first.map(ScheduleRecord.init(row:)) else { return Outcome() }
-      let updated = try await connection.query(
-        """
-        UPDATE schedule_fires SET status = \(status), run_status = \(runStatus), error = nullif(\(error), ''), finished_at = now(),
-          next_check_at = NULL, updated_at = now()
-        WHERE id = \(fireRowID) AND status IN ('starting', 'running')
-        RETURNING id
-        """,
-        logger: self.logger
-      ).collect()
-      guard !updated.isEmpty else { return Outcome() }
-      if let failed = FireRecord.failed(status) {
-        if failed { self.metrics.failure(status: status) }
-        record.consecutiveFailures = failed ? record.consecutiveFailures + 1 : 0
-        if failed, record.pauseAfterFailures > 0, record.consecutiveFailures >= record.pauseAfterFailures, !record.paused {
-          record.paused = true
-          record.pausedByFailures = true
-          record.notes = "paused after \(record.consecutiveFailures) consecutive failures (last: \(status)\(error.isEmpty ? "" : ": \(error.prefix(200))"))"
-          self.metrics.pausedByFailures()
-          self.logger.notice("schedule paused by failures", metadata: ["schedule": "\(record.id)", "tenant": "\(record.tenant)"])
-        }
-        _ = try await connection.query(
-          """
-          UPDATE schedules SET consecutive_failures = \(Int32(record.consecutiveFailures)), paused = \(record.paused),
-            paused_by_failures = \(record.pausedByFailures), notes = \(record.notes),
-            paused_at = CASE WHEN \(record.paused) THEN coalesce(paused_at, now()) END,
-            paused_by = CASE WHEN \(record.paused) THEN coalesce(paused_by, 'system:pause_on_failure') END
-          WHERE id = \(record.uuid)
-          """,
-          logger: self.logger
-        ).collect()
-      }
-      return try await self.pump(record, on: connection)
     }
   }
 }

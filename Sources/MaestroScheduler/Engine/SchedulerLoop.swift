@@ -65,22 +65,29 @@ struct SchedulerLoop: Service {
     }
   }
 
+  /// Claims due schedules and hands their starts to tasks as StartRun slots free up: the next
+  /// batch is claimed while the previous one's calls are in flight, and claiming pauses while
+  /// every slot is busy (so claimed fires never queue for long). On shutdown the starts in
+  /// flight are finished before the loop returns.
   private func tickLoop(stopping: StopFlag) async {
     let engine = self.engine
-    while !stopping.isSet, !Task.isCancelled {
-      do {
-        let claimed = try await engine.tick()
-        if claimed == engine.configuration.batchSize { continue }
-        var timeout = engine.configuration.idleWakeup
-        if let next = try await engine.untilNextDue() {
-          // Due but not claimed: another replica holds it right now; look again shortly.
-          if next == .zero, claimed > 0 { continue }
-          timeout = min(timeout, max(next, claimed == 0 && next == .zero ? .milliseconds(50) : .zero) + .milliseconds(1))
+    await withDiscardingTaskGroup { starts in
+      while !stopping.isSet, !Task.isCancelled {
+        do {
+          let (claimed, outcome) = try await engine.claim()
+          await engine.submit(outcome, into: &starts)
+          if claimed == engine.configuration.batchSize { continue }
+          var timeout = engine.configuration.idleWakeup
+          if let next = try await engine.untilNextDue() {
+            // Due but not claimed: another replica holds it right now; look again shortly.
+            if next == .zero, claimed > 0 { continue }
+            timeout = min(timeout, max(next, claimed == 0 && next == .zero ? .milliseconds(50) : .zero) + .milliseconds(1))
+          }
+          await engine.tickWakeup.wait(timeout: timeout)
+        } catch {
+          engine.logger.error("tick failed; backing off", metadata: ["error": "\(String(reflecting: error))"])
+          try? await Task.sleep(for: .milliseconds(500))
         }
-        await engine.tickWakeup.wait(timeout: timeout)
-      } catch {
-        engine.logger.error("tick failed; backing off", metadata: ["error": "\(String(reflecting: error))"])
-        try? await Task.sleep(for: .milliseconds(500))
       }
     }
   }
