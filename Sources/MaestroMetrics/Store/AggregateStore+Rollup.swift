@@ -156,7 +156,9 @@ extension AggregateStore {
     let filterMark = try await self.database.client.query(
       "SELECT completed_upto FROM rollup_progress WHERE name = \(Self.filterMarkName)", logger: self.logger
     ).collect().first?.decode(Date.self)
-    let minuteLimit = min(minuteCutoff, marks.hours, filterMark.map { Self.floorDay($0) } ?? minuteCutoff)
+    // (Before the first materialisation the mark is the epoch: the first one starts at today.)
+    var minuteLimit = min(minuteCutoff, marks.hours)
+    if let filterMark, filterMark.timeIntervalSince1970 > 0 { minuteLimit = min(minuteLimit, Self.floorDay(filterMark)) }
     var statements: [PostgresQuery] = []
     // The filter aggregates' levels are cut exactly like the series' (they mirror them).
     for source in [Source.series, .filter] {
