@@ -13,7 +13,7 @@ public enum MetricsServer {
   public static let defaults = ServiceDefaults(serviceName: "metrics-service", schema: "metrics", grpcPort: 9103, adminPort: 9204)
 
   /// The `metrics` schema version this build needs (its highest migration).
-  public static let requiredSchemaVersion = 3
+  public static let requiredSchemaVersion = 4
 
   /// The service's own settings (see ``MetricsOptions`` for their variables).
   public struct Settings: Sendable {
@@ -45,7 +45,7 @@ public enum MetricsServer {
       secrets: SecretResolver(directory: settings.secretsDirectory, environment: settings.environment),
       interval: settings.dispatchInterval, backoffBase: settings.retryBackoff, backoffCap: settings.retryBackoffMax,
       requestTimeout: .seconds(10), metrics: DispatcherMetrics(registry: host.registry), logger: host.logger)
-    let rollup = RollupWorker(store: engine.aggregates, interval: settings.rollupInterval, logger: host.logger)
+    let rollup = RollupWorker(store: engine.aggregates, slos: engine.slos, interval: settings.rollupInterval, logger: host.logger)
     return ServiceComponents(
       grpcServices: [MetricsGRPCService(engine: engine)],
       servedServiceNames: [Maestro_Metrics_V1_MetricsService.descriptor.fullyQualifiedService],
@@ -77,10 +77,11 @@ public enum MetricsServer {
   }
 }
 
-/// Rolls complete hours of minutes up into hours, complete days of hours into days, and applies
-/// retention, periodically.
+/// Brings the SLO filter aggregates up to date, rolls complete hours of minutes up into hours,
+/// complete days of hours into days, and applies retention, periodically.
 struct RollupWorker: Service {
   let store: AggregateStore
+  let slos: SLOStore
   let interval: Duration
   let logger: Logger
 
@@ -88,6 +89,13 @@ struct RollupWorker: Service {
     while !Task.isCancelled && !Task.isShuttingDownGracefully {
       do {
         let now = Date()
+        // Before the hour rollup, so the minutes it sums are in the aggregates already.
+        let slos = try await self.slos.allEnabled(limit: 100_000, enabledOnly: false)
+        let filters = try await self.store.materialiseFilters(now: now, needs: AggregateStore.filterNeeds(slos.map { ($0.tenant, $0.definition) }, now: now))
+        if filters.created > 0 || filters.dropped > 0 || filters.backfilledDays > 0 {
+          self.logger.info(
+            "filter aggregates", metadata: ["created": "\(filters.created)", "dropped": "\(filters.dropped)", "backfilled_days": "\(filters.backfilledDays)"])
+        }
         let rolled = try await self.store.rollup(now: now)
         let deleted = try await self.store.applyRetention(now: now)
         if rolled.hours > 0 || rolled.days > 0 || deleted > 0 {

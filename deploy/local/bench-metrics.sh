@@ -4,7 +4,8 @@
 #      validation, aggregation and the Postgres upserts; 4 concurrent reporters, 100 series),
 #      against a ceiling of pgbench single-row INSERT commits/s measured in the same run;
 #   2. SLO status latency over 30 days of 1-minute data for 100 series (4.3 M minute rows,
-#      rolled up into hours), against a SELECT 1 round trip;
+#      rolled up into hours and days), against a SELECT 1 round trip: first summed from the
+#      series, then with the SLO filter's materialised aggregate (the goal's figure);
 # and print them against the goals (>= 100,000 events/s, status < 50 ms).
 # Note: this VM's fsync is very fast; real disks lower the ingest figure.
 set -euo pipefail
@@ -38,5 +39,9 @@ echo "$out" | grep -v '^[A-Z_0-9]*='
 rate=$(echo "$out" | awk -F= '/^INGEST_EVENTS_PER_SECOND=/ {print $2}')
 p99_all=$(echo "$out" | awk -F= '/^STATUS_P99_MS_ALL=/ {print $2}')
 p99_one=$(echo "$out" | awk -F= '/^STATUS_P99_MS_ONE=/ {print $2}')
+p50_all=$(echo "$out" | awk -F= '/^STATUS_P50_MS_ALL=/ {print $2}')
+p50_one=$(echo "$out" | awk -F= '/^STATUS_P50_MS_ONE=/ {print $2}')
+series_all=$(echo "$out" | awk -F= '/^STATUS_SERIES_P99_MS_ALL=/ {print $2}')
 awk -v r="$rate" -v c="$ceiling" 'BEGIN { printf "ingest: %d events/s = %.1f events per ceiling insert commit (goal: >= 100000 events/s; %s)\n", r, r / c, (r >= 100000 ? "met" : "NOT met") }'
-awk -v a="$p99_all" -v o="$p99_one" 'BEGIN { printf "status p99: %.2f ms (100 series), %.2f ms (1 series) (goal: < 50 ms; %s)\n", a, o, (a < 50 && o < 50 ? "met" : "NOT met") }'
+awk -v a="$p99_all" -v o="$p99_one" -v a5="$p50_all" -v o5="$p50_one" -v s="$series_all" 'BEGIN { printf "status p50/p99: %.2f/%.2f ms (100 series), %.2f/%.2f ms (1 series) (goal: < 50 ms; %s); 100-series p99 from the series alone: %.2f ms\n", a5, a, o5, o, (a < 50 && o < 50 ? "met" : "NOT met"), s }'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

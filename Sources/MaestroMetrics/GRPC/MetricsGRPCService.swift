@@ -131,11 +131,13 @@ struct MetricsGRPCService: Maestro_Metrics_V1_MetricsService.SimpleServiceProtoc
   }
 
   func status(_ stored: SLOStore.Stored) async throws -> Maestro_Metrics_V1_SLOStatus {
-    let snapshot = try await self.engine.statuses.status(of: stored.definition, tenant: stored.tenant, now: self.now())
-    let firing = try await self.engine.database.client.query(
+    // The firing alerts are read beside the status (on another pooled connection).
+    async let firingRows = self.engine.database.client.query(
       "SELECT id FROM alerts WHERE tenant = \(stored.tenant) AND slo_id = \(stored.id) AND state = 'firing' ORDER BY fired_at LIMIT 100",
       logger: self.engine.logger
-    ).collect().map { try $0.decode(UUID.self).uuidString.lowercased() }
+    ).collect()
+    let snapshot = try await self.engine.statuses.status(of: stored.definition, tenant: stored.tenant, now: self.now())
+    let firing = try await firingRows.map { try $0.decode(UUID.self).uuidString.lowercased() }
     return .init(slo: stored.definition, snapshot: snapshot, firing: firing)
   }
 

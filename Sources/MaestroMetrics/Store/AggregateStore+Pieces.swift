@@ -25,13 +25,36 @@ extension AggregateStore {
     }
   }
 
-  /// The rows of one level with `start <= bucket_start < end`.
+  /// Where rows come from: the series (`series_*`, one row per matching series and bucket) or
+  /// a filter aggregate (`filter_*`, one row per bucket for all the series of an SLO filter).
+  enum Source: Sendable, Hashable {
+    case series, filter
+
+    var keyColumn: String {
+      switch self {
+      case .series: "series_id"
+      case .filter: "aggregate_id"
+      }
+    }
+  }
+
+  /// The rows of one level of one source with `start <= bucket_start < end`.
   struct Piece: Sendable, Hashable, CustomStringConvertible {
     var level: Level
     var start: Date
     var end: Date
+    var source: Source = .series
 
-    var description: String { "\(self.level.table)[\(self.start), \(self.end))" }
+    static func table(_ level: Level, _ source: Source) -> String {
+      switch source {
+      case .series: level.table
+      case .filter: "filter_" + level.table.dropFirst("series_".count)
+      }
+    }
+
+    var table: String { Self.table(self.level, self.source) }
+
+    var description: String { "\(self.table)[\(self.start), \(self.end))" }
   }
 
   /// A piece added (`sign` 1) or subtracted (`sign` -1).
@@ -57,6 +80,28 @@ extension AggregateStore {
     PiecePlanner(marks: marks, minuteFloor: minuteFloor, hourFloor: hourFloor).range(range.start, range.end)
   }
 
+  /// Pure: the pieces of `range` when a filter aggregate covers the minutes `coverage`: the
+  /// covered part from the aggregate, the rest (before and after it) from the series. Each part
+  /// is cut like ``pieces(of:marks:minuteFloor:hourFloor:)`` cuts a whole range; the aggregate's
+  /// levels mirror the series' levels over what it covers (every level is the sum of its
+  /// minutes, and its minutes outside `coverage` are absent), so the sums are the same.
+  static func pieces(of range: TimeRange, coverage: TimeRange?, marks: RollupMarks, minuteFloor: Date, hourFloor: Date) -> [SignedPiece] {
+    let cut = { (start: Date, end: Date, source: Source) -> [SignedPiece] in
+      guard start < end else { return [] }
+      return self.pieces(of: TimeRange(start: start, end: end), marks: marks, minuteFloor: minuteFloor, hourFloor: hourFloor).map {
+        var piece = $0
+        piece.piece.source = source
+        return piece
+      }
+    }
+    guard let coverage, coverage.start < coverage.end, coverage.start < range.end, coverage.end > range.start else {
+      return cut(range.start, range.end, .series)
+    }
+    return cut(range.start, coverage.start, .series)
+      + cut(max(range.start, coverage.start), min(range.end, coverage.end), .filter)
+      + cut(coverage.end, range.end, .series)
+  }
+
   /// What ``counts(tenant:filter:ranges:now:latency:)`` reads: disjoint segments, one per
   /// query part, and for each segment the (range index, sign) pairs it is added to.
   struct ReadPlan: Sendable {
@@ -67,9 +112,13 @@ extension AggregateStore {
   /// Pure: splits the pieces of all ranges at every boundary of another piece of the same level,
   /// so overlapping pieces become shared segments that are read once.
   static func readPlan(_ pieces: [[SignedPiece]]) -> ReadPlan {
-    var cuts: [Level: [Date]] = [:]
+    struct Table: Hashable {
+      var level: Level
+      var source: Source
+    }
+    var cuts: [Table: [Date]] = [:]
     for piece in pieces.joined() {
-      cuts[piece.piece.level, default: []] += [piece.piece.start, piece.piece.end]
+      cuts[Table(level: piece.piece.level, source: piece.piece.source), default: []] += [piece.piece.start, piece.piece.end]
     }
     for level in cuts.keys { cuts[level] = Array(Set(cuts[level]!)).sorted() }
     var plan = ReadPlan()
@@ -77,10 +126,10 @@ extension AggregateStore {
     for (rangeIndex, rangePieces) in pieces.enumerated() {
       for signed in rangePieces {
         let piece = signed.piece
-        let points = cuts[piece.level]!.filter { $0 > piece.start && $0 < piece.end }
+        let points = cuts[Table(level: piece.level, source: piece.source)]!.filter { $0 > piece.start && $0 < piece.end }
         var start = piece.start
         for end in points + [piece.end] {
-          let segment = Piece(level: piece.level, start: start, end: end)
+          let segment = Piece(level: piece.level, start: start, end: end, source: piece.source)
           start = end
           if let existing = index[segment] {
             plan.uses[existing].append((rangeIndex, signed.sign))

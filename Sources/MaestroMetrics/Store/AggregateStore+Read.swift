@@ -33,6 +33,39 @@ extension AggregateStore {
     return marks
   }
 
+  /// What a read of one filter needs before it is planned: the rollup marks and, when the filter
+  /// has an aggregate, its id and the minutes it covers.
+  struct ReadState: Sendable {
+    var marks: RollupMarks
+    var aggregate: (id: Int64, coverage: TimeRange)?
+  }
+
+  /// The rollup marks and the filter's aggregate, in one read.
+  func readState(tenant: String, filter: FilterKey) async throws -> ReadState {
+    let rows = try await self.database.client.query(
+      """
+      SELECT p.name, p.completed_upto, a.id, a.covered_from FROM rollup_progress p
+      LEFT JOIN filter_aggregates a ON p.name = \(Self.filterMarkName) AND a.tenant = \(tenant) AND a.kind = \(filter.kind)
+        AND a.workflow_or_route = \(filter.workflowOrRoute) AND a.step_id = \(filter.stepID)
+      WHERE p.name IN (\(Self.rollupName), \(Self.dayRollupName), \(Self.filterMarkName))
+      """,
+      logger: self.logger
+    ).collect()
+    var state = ReadState(marks: .none)
+    for row in rows {
+      let (name, mark, id, coveredFrom) = try row.decode((String, Date, Int64?, Date?).self)
+      switch name {
+      case Self.rollupName: state.marks.hours = mark
+      case Self.dayRollupName: state.marks.days = mark
+      default:
+        if let id, let coveredFrom, coveredFrom < mark { state.aggregate = (id, TimeRange(start: coveredFrom, end: mark)) }
+      }
+    }
+    // The day mark never passes the hour mark; guard the read against a hand-edited row.
+    state.marks.days = min(state.marks.days, state.marks.hours)
+    return state
+  }
+
   /// How much of the latency histogram a read needs: summing the 21 array elements of every
   /// row dominates a 30-day read, so an SLO reads only what its SLI uses.
   enum LatencyNeed: Sendable, Hashable {
@@ -48,12 +81,22 @@ extension AggregateStore {
   /// them (``pieces(of:marks:minuteFloor:hourFloor:)``), and the pieces of all ranges are split
   /// into disjoint segments per level: the windows of a status all end now and overlap, so the
   /// rows they share are read once and added to each of them.
-  func counts(tenant: String, filter: SLODefinition.SeriesFilter, ranges: [TimeRange], now: Date, latency: LatencyNeed = .all) async throws -> [OutcomeCounts] {
+  ///
+  /// Where the filter has an aggregate, the part of each range it covers is read from it (one
+  /// row per bucket for all the series); `useAggregate: false` reads the series only (the same
+  /// sums, for checks and the benchmark's comparison).
+  func counts(
+    tenant: String, filter: SLODefinition.SeriesFilter, ranges: [TimeRange], now: Date, latency: LatencyNeed = .all, useAggregate: Bool = true
+  ) async throws -> [OutcomeCounts] {
     let columns = Self.sumColumns(latency)
-    let marks = try await self.rollupMarks()
+    var state = try await self.readState(tenant: tenant, filter: FilterKey(filter))
+    if !useAggregate { state.aggregate = nil }
+    let marks = state.marks
     let minuteFloor = now.addingTimeInterval(-self.minuteRetention.seconds)
     let hourFloor = now.addingTimeInterval(-self.hourRetention.seconds)
-    let plan = Self.readPlan(ranges.map { Self.pieces(of: $0, marks: marks, minuteFloor: minuteFloor, hourFloor: hourFloor) })
+    let plan = Self.readPlan(ranges.map {
+      Self.pieces(of: $0, coverage: state.aggregate?.coverage, marks: marks, minuteFloor: minuteFloor, hourFloor: hourFloor)
+    })
     var result = Array(repeating: OutcomeCounts(), count: ranges.count)
     guard !plan.segments.isEmpty else { return result }
     var bindings = PostgresBindings()
@@ -61,14 +104,16 @@ extension AggregateStore {
     bindings.append(filter.kind?.rawValue ?? "")
     bindings.append(filter.kind == .request ? filter.route : filter.workflow)
     bindings.append(filter.stepID)
+    bindings.append(state.aggregate?.id ?? 0)
     var parts: [String] = []
     for (index, segment) in plan.segments.enumerated() {
       bindings.append(segment.start)
       let a = bindings.count
       bindings.append(segment.end)
       let b = bindings.count
+      let rows = segment.source == .series ? "series_id IN (SELECT id FROM s)" : "aggregate_id = $5"
       parts.append(
-        "SELECT \(index) AS i, \(columns) FROM \(segment.level.table) WHERE tenant = $1 AND series_id IN (SELECT id FROM s) AND bucket_start >= $\(a) AND bucket_start < $\(b)"
+        "SELECT \(index) AS i, \(columns) FROM \(segment.table) WHERE tenant = $1 AND \(rows) AND bucket_start >= $\(a) AND bucket_start < $\(b)"
       )
     }
     let sql = """

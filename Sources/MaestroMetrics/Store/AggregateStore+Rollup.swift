@@ -45,23 +45,27 @@ extension AggregateStore {
       guard from < target else { return 0 }
       let buckets = (1...21).map { "sum(latency_buckets[\($0)])::bigint" }.joined(separator: ", ")
       let sumArrays = "ARRAY[" + (1...21).map { "h.latency_buckets[\($0)] + EXCLUDED.latency_buckets[\($0)]" }.joined(separator: ", ") + "]"
-      _ = try await connection.query(
-        PostgresQuery(
-          unsafeSQL: """
-            INSERT INTO series_hour AS h (tenant, series_id, bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
-            SELECT tenant, series_id, to_timestamp(floor(extract(epoch FROM bucket_start) / 3600) * 3600),
-                   sum(total), sum(success), sum(failed), sum(timed_out), sum(sla_met), sum(sla_missed), sum(sum_duration_ms), ARRAY[\(buckets)]
-            FROM series_minute WHERE bucket_start >= $1 AND bucket_start < $2
-            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-            ON CONFLICT (tenant, series_id, bucket_start) DO UPDATE SET
-              total = h.total + EXCLUDED.total, success = h.success + EXCLUDED.success, failed = h.failed + EXCLUDED.failed,
-              timed_out = h.timed_out + EXCLUDED.timed_out, sla_met = h.sla_met + EXCLUDED.sla_met, sla_missed = h.sla_missed + EXCLUDED.sla_missed,
-              sum_duration_ms = h.sum_duration_ms + EXCLUDED.sum_duration_ms, latency_buckets = \(sumArrays)
-            """,
-          binds: { var b = PostgresBindings(); b.append(from); b.append(target); return b }()
-        ),
-        logger: self.logger
-      ).collect()
+      // The series and the filter aggregates (see AggregateStore+Filters) alike.
+      for source in [Source.series, .filter] {
+        let key = source.keyColumn
+        _ = try await connection.query(
+          PostgresQuery(
+            unsafeSQL: """
+              INSERT INTO \(Piece.table(.hour, source)) AS h (tenant, \(key), bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
+              SELECT tenant, \(key), to_timestamp(floor(extract(epoch FROM bucket_start) / 3600) * 3600),
+                     sum(total), sum(success), sum(failed), sum(timed_out), sum(sla_met), sum(sla_missed), sum(sum_duration_ms), ARRAY[\(buckets)]
+              FROM \(Piece.table(.minute, source)) WHERE bucket_start >= $1 AND bucket_start < $2
+              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+              ON CONFLICT (tenant, \(key), bucket_start) DO UPDATE SET
+                total = h.total + EXCLUDED.total, success = h.success + EXCLUDED.success, failed = h.failed + EXCLUDED.failed,
+                timed_out = h.timed_out + EXCLUDED.timed_out, sla_met = h.sla_met + EXCLUDED.sla_met, sla_missed = h.sla_missed + EXCLUDED.sla_missed,
+                sum_duration_ms = h.sum_duration_ms + EXCLUDED.sum_duration_ms, latency_buckets = \(sumArrays)
+              """,
+            binds: { var b = PostgresBindings(); b.append(from); b.append(target); return b }()
+          ),
+          logger: self.logger
+        ).collect()
+      }
       _ = try await connection.query(
         "UPDATE rollup_progress SET completed_upto = \(target), updated_at = now() WHERE name = \(Self.rollupName)", logger: self.logger
       ).collect()
@@ -103,28 +107,38 @@ extension AggregateStore {
       guard from < target else { return 0 }
       let buckets = (1...21).map { "sum(latency_buckets[\($0)])::bigint" }.joined(separator: ", ")
       let sumArrays = "ARRAY[" + (1...21).map { "d.latency_buckets[\($0)] + EXCLUDED.latency_buckets[\($0)]" }.joined(separator: ", ") + "]"
-      _ = try await connection.query(
-        PostgresQuery(
-          unsafeSQL: """
-            INSERT INTO series_day AS d (tenant, series_id, bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
-            SELECT tenant, series_id, to_timestamp(floor(extract(epoch FROM bucket_start) / 86400) * 86400),
-                   sum(total), sum(success), sum(failed), sum(timed_out), sum(sla_met), sum(sla_missed), sum(sum_duration_ms), ARRAY[\(buckets)]
-            FROM series_hour WHERE bucket_start >= $1 AND bucket_start < $2
-            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-            ON CONFLICT (tenant, series_id, bucket_start) DO UPDATE SET
-              total = d.total + EXCLUDED.total, success = d.success + EXCLUDED.success, failed = d.failed + EXCLUDED.failed,
-              timed_out = d.timed_out + EXCLUDED.timed_out, sla_met = d.sla_met + EXCLUDED.sla_met, sla_missed = d.sla_missed + EXCLUDED.sla_missed,
-              sum_duration_ms = d.sum_duration_ms + EXCLUDED.sum_duration_ms, latency_buckets = \(sumArrays)
-            """,
-          binds: { var b = PostgresBindings(); b.append(from); b.append(target); return b }()
-        ),
-        logger: self.logger
-      ).collect()
+      // The series and the filter aggregates (see AggregateStore+Filters) alike.
+      for source in [Source.series, .filter] {
+        let key = source.keyColumn
+        _ = try await connection.query(
+          PostgresQuery(
+            unsafeSQL: """
+              INSERT INTO \(Piece.table(.day, source)) AS d (tenant, \(key), bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
+              SELECT tenant, \(key), to_timestamp(floor(extract(epoch FROM bucket_start) / 86400) * 86400),
+                     sum(total), sum(success), sum(failed), sum(timed_out), sum(sla_met), sum(sla_missed), sum(sum_duration_ms), ARRAY[\(buckets)]
+              FROM \(Piece.table(.hour, source)) WHERE bucket_start >= $1 AND bucket_start < $2
+              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+              ON CONFLICT (tenant, \(key), bucket_start) DO UPDATE SET
+                total = d.total + EXCLUDED.total, success = d.success + EXCLUDED.success, failed = d.failed + EXCLUDED.failed,
+                timed_out = d.timed_out + EXCLUDED.timed_out, sla_met = d.sla_met + EXCLUDED.sla_met, sla_missed = d.sla_missed + EXCLUDED.sla_missed,
+                sum_duration_ms = d.sum_duration_ms + EXCLUDED.sum_duration_ms, latency_buckets = \(sumArrays)
+              """,
+            binds: { var b = PostgresBindings(); b.append(from); b.append(target); return b }()
+          ),
+          logger: self.logger
+        ).collect()
+      }
       _ = try await connection.query(
         "UPDATE rollup_progress SET completed_upto = \(target), updated_at = now() WHERE name = \(Self.dayRollupName)", logger: self.logger
       ).collect()
       return Int(target.timeIntervalSince(from) / 86_400)
     }
+  }
+
+  static func binds(_ date: Date) -> PostgresBindings {
+    var bindings = PostgresBindings()
+    bindings.append(date)
+    return bindings
   }
 
   /// Deletes minutes, hours, days and batch ids past their retention, in slices so no statement
@@ -137,11 +151,25 @@ extension AggregateStore {
     let dayCutoff = now.addingTimeInterval(-self.dayRetention.seconds)
     let batchCutoff = now.addingTimeInterval(-86_400)
     // Never delete minutes the hour rollup has not summed yet, nor hours the day rollup has not.
+    // Nor minutes of the filter mark's day, which a new filter aggregate starts from.
     let marks = try await self.rollupMarks()
-    let statements: [PostgresQuery] = [
-      "DELETE FROM series_minute WHERE ctid IN (SELECT ctid FROM series_minute WHERE bucket_start < \(min(minuteCutoff, marks.hours)) LIMIT \(slice)) RETURNING 1",
-      "DELETE FROM series_hour WHERE ctid IN (SELECT ctid FROM series_hour WHERE bucket_start < \(min(hourCutoff, marks.days)) LIMIT \(slice)) RETURNING 1",
-      "DELETE FROM series_day WHERE ctid IN (SELECT ctid FROM series_day WHERE bucket_start < \(dayCutoff) LIMIT \(slice)) RETURNING 1",
+    let filterMark = try await self.database.client.query(
+      "SELECT completed_upto FROM rollup_progress WHERE name = \(Self.filterMarkName)", logger: self.logger
+    ).collect().first?.decode(Date.self)
+    // (Before the first materialisation the mark is the epoch: the first one starts at today.)
+    var minuteLimit = min(minuteCutoff, marks.hours)
+    if let filterMark, filterMark.timeIntervalSince1970 > 0 { minuteLimit = min(minuteLimit, Self.floorDay(filterMark)) }
+    var statements: [PostgresQuery] = []
+    // The filter aggregates' levels are cut exactly like the series' (they mirror them).
+    for source in [Source.series, .filter] {
+      let (minutes, hours, days) = (Piece.table(.minute, source), Piece.table(.hour, source), Piece.table(.day, source))
+      statements += [
+        PostgresQuery(unsafeSQL: "DELETE FROM \(minutes) WHERE ctid IN (SELECT ctid FROM \(minutes) WHERE bucket_start < $1 LIMIT \(slice)) RETURNING 1", binds: Self.binds(minuteLimit)),
+        PostgresQuery(unsafeSQL: "DELETE FROM \(hours) WHERE ctid IN (SELECT ctid FROM \(hours) WHERE bucket_start < $1 LIMIT \(slice)) RETURNING 1", binds: Self.binds(min(hourCutoff, marks.days))),
+        PostgresQuery(unsafeSQL: "DELETE FROM \(days) WHERE ctid IN (SELECT ctid FROM \(days) WHERE bucket_start < $1 LIMIT \(slice)) RETURNING 1", binds: Self.binds(dayCutoff)),
+      ]
+    }
+    statements += [
       "DELETE FROM ingest_batches WHERE ctid IN (SELECT ctid FROM ingest_batches WHERE received_at < \(batchCutoff) LIMIT \(slice)) RETURNING 1",
       "DELETE FROM notification_outbox WHERE ctid IN (SELECT ctid FROM notification_outbox WHERE delivered_at < \(hourCutoff) LIMIT \(slice)) RETURNING 1",
     ]

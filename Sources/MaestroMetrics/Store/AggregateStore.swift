@@ -37,6 +37,9 @@ struct AggregateStore: Sendable {
   /// day before `hour_to_day`'s mark is in `series_day` (and that mark never passes the first).
   static let rollupName = "minute_to_hour"
   static let dayRollupName = "hour_to_day"
+  /// Every minute before this mark (and at or after an aggregate's `covered_from`) is in the
+  /// filter aggregates (``materialiseFilters(now:needs:grace:)``).
+  static let filterMarkName = "minute_to_filter"
 
   // MARK: Ingest
 
@@ -45,22 +48,13 @@ struct AggregateStore: Sendable {
   func record(_ batch: IngestBatch, batchID: String, caller: Principal) async throws -> Bool {
     let keys = batch.minutes.keys.sorted()
     let ids = try await self.resolveSeries(keys)
-    var tenants: [String] = []
-    var series: [Int64] = []
-    var buckets: [Date] = []
-    var columns = Array(repeating: [Int64](), count: 8)
-    var latency: [Int64] = []
+    var rows = AggregateRows()
+    var rowKeys: [SeriesKey] = []
     for key in keys {
       let byMinute = batch.minutes[key]!
       for minute in byMinute.keys.sorted() {
-        let counts = byMinute[minute]!
-        tenants.append(key.tenant)
-        series.append(ids[key]!)
-        buckets.append(Date(timeIntervalSince1970: TimeInterval(minute)))
-        for (index, value) in [counts.total, counts.success, counts.failed, counts.timedOut, counts.slaMet, counts.slaMissed, counts.sumDurationMilliseconds, 0].enumerated() {
-          columns[index].append(value)
-        }
-        latency += counts.latency.counts
+        rows.append(tenant: key.tenant, id: ids[key]!, bucket: Date(timeIntervalSince1970: TimeInterval(minute)), counts: byMinute[minute]!)
+        rowKeys.append(key)
       }
     }
     return try await self.database.withTransaction { connection in
@@ -75,13 +69,14 @@ struct AggregateStore: Sendable {
         ).collect()
         if inserted.isEmpty { return false }
       }
-      guard !series.isEmpty else { return true }
-      // Shared with other ingesters, exclusive with each rollup: a minute that lands in an hour
-      // (or day) a rollup has already summed is added to that hour (and day) as well, never lost
-      // between the levels nor counted twice. Both rows are locked in name order.
+      guard !rows.isEmpty else { return true }
+      // Shared with other ingesters, exclusive with each rollup and the filter materialiser: a
+      // minute that lands in an hour (or day) a rollup has already summed is added to that hour
+      // (and day) as well, and a minute before the filter mark to the filter aggregates covering
+      // it; never lost between the levels nor counted twice. The rows are locked in name order.
       let progress = try await connection.query(
         """
-        SELECT name, completed_upto FROM rollup_progress WHERE name IN (\(Self.rollupName), \(Self.dayRollupName))
+        SELECT name, completed_upto FROM rollup_progress WHERE name IN (\(Self.rollupName), \(Self.dayRollupName), \(Self.filterMarkName))
         ORDER BY name FOR SHARE
         """,
         logger: self.logger
@@ -91,48 +86,52 @@ struct AggregateStore: Sendable {
         let (name, mark) = try row.decode((String, Date).self)
         marks[name] = mark
       }
-      try await self.upsert(table: "series_minute", tenants: tenants, series: series, buckets: buckets, columns: columns, latency: latency, on: connection)
-      for (table, mark, width) in [("series_hour", marks[Self.rollupName], 3600.0), ("series_day", marks[Self.dayRollupName], 86_400.0)] {
-        guard let mark, buckets.contains(where: { $0 < mark }) else { continue }
-        var late = (tenants: [String](), series: [Int64](), buckets: [Date](), columns: Array(repeating: [Int64](), count: 8), latency: [Int64]())
-        // Rows are sorted by (tenant, series, minute), so minutes of the same hour (day) are
-        // adjacent: they are merged into one row, as one upsert may not touch a row twice.
-        for index in buckets.indices where buckets[index] < mark {
-          let bucket = Date(timeIntervalSince1970: (buckets[index].timeIntervalSince1970 / width).rounded(.down) * width)
-          if let last = late.buckets.indices.last, late.buckets[last] == bucket, late.series[last] == series[index], late.tenants[last] == tenants[index] {
-            for column in 0..<8 { late.columns[column][last] += columns[column][index] }
-            for slot in 0..<21 { late.latency[last * 21 + slot] += latency[index * 21 + slot] }
-            continue
-          }
-          late.tenants.append(tenants[index])
-          late.series.append(series[index])
-          late.buckets.append(bucket)
-          for column in 0..<8 { late.columns[column].append(columns[column][index]) }
-          late.latency += latency[(index * 21)..<(index * 21 + 21)]
-        }
-        try await self.upsert(table: table, tenants: late.tenants, series: late.series, buckets: late.buckets, columns: late.columns, latency: late.latency, on: connection)
+      let levels = LevelMarks(hours: marks[Self.rollupName], days: marks[Self.dayRollupName])
+      try await self.write(rows, source: .series, marks: levels, on: connection)
+      if let filterMark = marks[Self.filterMarkName], rows.buckets.contains(where: { $0 < filterMark }) {
+        let late = try await self.filterRows(for: rows, keys: rowKeys, below: filterMark, on: connection)
+        try await self.write(late, source: .filter, marks: levels, on: connection)
       }
       return true
     }
   }
 
-  private func upsert(table: String, tenants: [String], series: [Int64], buckets: [Date], columns: [[Int64]], latency: [Int64], on connection: PostgresConnection) async throws {
+  /// The hour and day marks as read under the rollups' shared lock (nil: no such row yet).
+  struct LevelMarks: Sendable {
+    var hours: Date?
+    var days: Date?
+  }
+
+  /// Upserts `rows` (minutes, sorted by tenant, id and minute) into the minute table of `source`
+  /// and adds the ones before the hour (day) mark to their hours (days), as one upsert per level.
+  /// The caller holds the rollup marks `FOR SHARE` (or stronger).
+  func write(_ rows: AggregateRows, source: Source, marks: LevelMarks, on connection: PostgresConnection) async throws {
+    guard !rows.isEmpty else { return }
+    try await self.upsert(Piece.table(.minute, source), key: source.keyColumn, rows: rows, on: connection)
+    for (level, mark) in [(Level.hour, marks.hours), (Level.day, marks.days)] {
+      guard let mark, rows.buckets.contains(where: { $0 < mark }) else { continue }
+      try await self.upsert(Piece.table(level, source), key: source.keyColumn, rows: rows.merged(below: mark, width: level.seconds), on: connection)
+    }
+  }
+
+  func upsert(_ table: String, key: String, rows: AggregateRows, on connection: PostgresConnection) async throws {
+    guard !rows.isEmpty else { return }
     var bindings = PostgresBindings()
-    bindings.append(tenants)
-    bindings.append(series)
-    bindings.append(buckets)
-    for column in columns.prefix(7) { bindings.append(column) }
-    bindings.append(latency)
+    bindings.append(rows.tenants)
+    bindings.append(rows.ids)
+    bindings.append(rows.buckets)
+    for column in rows.columns { bindings.append(column) }
+    bindings.append(rows.latency)
     let sumArrays = "ARRAY[" + (1...21).map { "m.latency_buckets[\($0)] + EXCLUDED.latency_buckets[\($0)]" }.joined(separator: ", ") + "]"
-    // Rows are sorted by (tenant, series, bucket), so concurrent batches lock rows in the same order.
+    // Rows are sorted by (tenant, id, bucket), so concurrent batches lock rows in the same order.
     let sql = """
-      INSERT INTO \(table) AS m (tenant, series_id, bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
-      SELECT r.tenant, r.series_id, r.bucket, r.total, r.success, r.failed, r.timed_out, r.sla_met, r.sla_missed, r.sum_ms,
+      INSERT INTO \(table) AS m (tenant, \(key), bucket_start, total, success, failed, timed_out, sla_met, sla_missed, sum_duration_ms, latency_buckets)
+      SELECT r.tenant, r.id, r.bucket, r.total, r.success, r.failed, r.timed_out, r.sla_met, r.sla_missed, r.sum_ms,
              ($11::bigint[])[(r.n - 1) * 21 + 1 : r.n * 21]
       FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
-           WITH ORDINALITY AS r(tenant, series_id, bucket, total, success, failed, timed_out, sla_met, sla_missed, sum_ms, n)
-      ORDER BY r.tenant, r.series_id, r.bucket
-      ON CONFLICT (tenant, series_id, bucket_start) DO UPDATE SET
+           WITH ORDINALITY AS r(tenant, id, bucket, total, success, failed, timed_out, sla_met, sla_missed, sum_ms, n)
+      ORDER BY r.tenant, r.id, r.bucket
+      ON CONFLICT (tenant, \(key), bucket_start) DO UPDATE SET
         total = m.total + EXCLUDED.total, success = m.success + EXCLUDED.success, failed = m.failed + EXCLUDED.failed,
         timed_out = m.timed_out + EXCLUDED.timed_out, sla_met = m.sla_met + EXCLUDED.sla_met,
         sla_missed = m.sla_missed + EXCLUDED.sla_missed, sum_duration_ms = m.sum_duration_ms + EXCLUDED.sum_duration_ms,
@@ -201,4 +200,54 @@ struct AggregateStore: Sendable {
 /// Series ids by key, shared by the copies of an ``AggregateStore`` (a series never changes id).
 final class SeriesCache: Sendable {
   let ids = Mutex<[SeriesKey: Int64]>([:])
+}
+
+/// Aggregate rows for one upsert, column-wise (the statement takes one array per column):
+/// per row a tenant, a series or aggregate id, a bucket, 7 counters and 21 histogram buckets.
+struct AggregateRows: Sendable {
+  var tenants: [String] = []
+  var ids: [Int64] = []
+  var buckets: [Date] = []
+  /// total, success, failed, timed out, SLA met, SLA missed, sum of durations (ms).
+  var columns = Array(repeating: [Int64](), count: 7)
+  var latency: [Int64] = []
+
+  var isEmpty: Bool { self.ids.isEmpty }
+  var count: Int { self.ids.count }
+
+  mutating func append(tenant: String, id: Int64, bucket: Date, counts: OutcomeCounts) {
+    self.tenants.append(tenant)
+    self.ids.append(id)
+    self.buckets.append(bucket)
+    for (index, value) in [counts.total, counts.success, counts.failed, counts.timedOut, counts.slaMet, counts.slaMissed, counts.sumDurationMilliseconds].enumerated() {
+      self.columns[index].append(value)
+    }
+    self.latency += counts.latency.counts
+  }
+
+  /// Adds row `index` of `other` as a new row, or into the last row when that has the same
+  /// tenant, id and `bucket` (one upsert may not touch a row twice).
+  mutating func add(_ other: AggregateRows, row index: Int, id: Int64, bucket: Date) {
+    if let last = self.ids.indices.last, self.buckets[last] == bucket, self.ids[last] == id, self.tenants[last] == other.tenants[index] {
+      for column in 0..<7 { self.columns[column][last] += other.columns[column][index] }
+      for slot in 0..<21 { self.latency[last * 21 + slot] += other.latency[index * 21 + slot] }
+      return
+    }
+    self.tenants.append(other.tenants[index])
+    self.ids.append(id)
+    self.buckets.append(bucket)
+    for column in 0..<7 { self.columns[column].append(other.columns[column][index]) }
+    self.latency += other.latency[(index * 21)..<(index * 21 + 21)]
+  }
+
+  /// The rows before `mark`, summed into buckets `width` seconds wide. The rows are sorted by
+  /// (tenant, id, minute), so the minutes of one hour (day) are adjacent.
+  func merged(below mark: Date, width: TimeInterval) -> AggregateRows {
+    var result = AggregateRows()
+    for index in self.buckets.indices where self.buckets[index] < mark {
+      let bucket = Date(timeIntervalSince1970: (self.buckets[index].timeIntervalSince1970 / width).rounded(.down) * width)
+      result.add(self, row: index, id: self.ids[index], bucket: bucket)
+    }
+    return result
+  }
 }

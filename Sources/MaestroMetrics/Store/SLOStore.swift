@@ -109,10 +109,11 @@ struct SLOStore: Sendable {
     return try rows.map(Self.decode)
   }
 
-  /// Every enabled SLO of every tenant (the evaluator's work list), bounded by `limit`.
-  func allEnabled(limit: Int = 10_000) async throws -> [Stored] {
+  /// Every enabled SLO of every tenant (the evaluator's work list), bounded by `limit`; with
+  /// `enabledOnly` false, disabled ones too (the filter aggregates serve every SLO's status).
+  func allEnabled(limit: Int = 10_000, enabledOnly: Bool = true) async throws -> [Stored] {
     let rows = try await self.database.client.query(
-      "SELECT \(unescaped: Self.columns) FROM slos WHERE enabled ORDER BY tenant, name LIMIT \(limit)", logger: self.logger
+      "SELECT \(unescaped: Self.columns) FROM slos WHERE enabled OR NOT \(enabledOnly) ORDER BY tenant, name LIMIT \(limit)", logger: self.logger
     ).collect()
     var result: [Stored] = []
     for row in rows {
