@@ -57,6 +57,8 @@ struct ExpressionTests {
       ("string(input.count) + '!'", "3!"),
       ("number('2.5') * 2", 5),
       ("join(input.tags, ',')", "a,b"),
+      ("join(['a', null, 'b'], '-')", "a-b"),
+      ("pluck([input.nested, null, input, 3], 'name')", [nil, nil, "Ada", nil]),
       ("keys(input.nested)", ["deep"]),
       ("[1, input.count, 'x']", [1, 3, "x"]),
       ("'a' + 1", "a1"),

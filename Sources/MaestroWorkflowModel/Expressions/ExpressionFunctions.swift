@@ -16,6 +16,7 @@ public enum ExpressionFunctions {
     "number": 1...1,
     "keys": 1...1,
     "join": 2...2,
+    "pluck": 2...2,
   ]
 
   public static var names: Set<String> { Set(self.arities.keys) }
@@ -79,11 +80,21 @@ public enum ExpressionFunctions {
         throw ExpressionError("keys() needs an object, got \(arguments[0].typeName)")
       }
       return .array(members.keys.sorted().map(JSONValue.string))
+    case "pluck":
+      // The `key` member of each element of a list (null where an element has none): e.g. the
+      // bodies of a foreach of http calls, pluck(steps.fetch.output.results, 'body').
+      guard case .array(let values) = arguments[0], case .string(let key) = arguments[1] else {
+        throw ExpressionError("pluck() needs (list, string), got (\(arguments[0].typeName), \(arguments[1].typeName))")
+      }
+      return .array(values.map { element in
+        if case .object(let members) = element { members[key] ?? .null } else { .null }
+      })
     case "join":
       guard case .array(let values) = arguments[0], case .string(let separator) = arguments[1] else {
         throw ExpressionError("join() needs (list, string)")
       }
-      let joined = values.map(\.interpolated).joined(separator: separator)
+      // null elements (a failed foreach iteration's result) are left out.
+      let joined = values.filter { $0 != .null }.map(\.interpolated).joined(separator: separator)
       guard joined.count <= self.maximumStringLength else { throw ExpressionError("join() result too long") }
       return .string(joined)
     default:

@@ -34,6 +34,18 @@ final class TestHTTPServer: Sendable {
       let payload = #"{"body": \#(String(buffer: buffer).isEmpty ? "null" : String(buffer: buffer)), "token": "\#(token)"}"#
       return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: payload)))
     }
+    router.get("/text/{n}") { _, context -> Response in
+      requests.increment()
+      let texts = ["1": "Ada Lovelace met engineers from ACME in London.", "2": "Grace Hopper presented the compiler to NATO; ACME sent Alan Turing."]
+      guard let text = texts[context.parameters.get("n") ?? ""] else { return Response(status: .notFound) }
+      return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+    router.get("/records") { request, _ -> Response in
+      requests.increment()
+      let limit = min(Int(request.uri.queryParameters.get("limit") ?? "") ?? 10, 1_000)
+      let records = (0..<limit).map { #"{"id": \#($0), "value": \#($0 * 10)}"# }.joined(separator: ", ")
+      return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"records": [\#(records)]}"#)))
+    }
     router.get("/status/{code}") { _, context -> Response in
       requests.increment()
       let code = Int(context.parameters.get("code") ?? "") ?? 500
