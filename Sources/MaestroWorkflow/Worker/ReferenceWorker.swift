@@ -115,11 +115,10 @@ public struct ReferenceWorker: Sendable {
     }
   }
 
-  /// Capitalised words and runs of them ("Ada Lovelace") as entities; a run of two or more is
+  /// Capitalised words and runs of them within a clause ("Ada Lovelace") as entities; a run of two or more is
   /// a person (0.8), a single word an organisation when all caps (0.7), else a location (0.5).
   /// A demo heuristic, deterministic so examples and tests can rely on it.
   static func entities(in text: String) -> [(text: String, type: String, confidence: Double)] {
-    let words = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" }).map(String.init)
     var result: [(String, String, Double)] = []
     var run: [String] = []
     func flush() {
@@ -135,10 +134,13 @@ public struct ReferenceWorker: Sendable {
         result.append((name, "location", 0.5))
       }
     }
-    for word in words {
-      if let first = word.first, first.isUppercase { run.append(word) } else { flush() }
+    // Punctuation ends a run: "in London. Grace Hopper" is two entities, not one.
+    for clause in text.split(whereSeparator: { ".,;:!?()[]{}\"|\n".contains($0) }) {
+      for word in clause.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" }) {
+        if let first = word.first, first.isUppercase { run.append(String(word)) } else { flush() }
+      }
+      flush()
     }
-    flush()
     return result
   }
 }
