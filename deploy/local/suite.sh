@@ -113,6 +113,14 @@ MAESTRO_LOG_FORMAT=json "$bin/workflow-service" worker --target 127.0.0.1:9090 \
 echo $! >"$run/maestro-worker.pid"
 echo "  maestro-worker  polling demo.uppercase, demo.word-count, demo.extract-entities via 127.0.0.1:9090"
 
+# The shipped templates' demo endpoints (sources and a sink on loopback, port 9300; standard-library
+# Python). Without python3 the suite runs as before; the templates then need endpoints of your own.
+if command -v python3 >/dev/null; then
+  python3 examples/template-endpoints/serve.py --port "${MAESTRO_DEMO_ENDPOINTS_PORT:-9300}" >"$logs/template-endpoints.log" 2>&1 &
+  echo $! >"$run/template-endpoints.pid"
+  echo "  template demo endpoints  http://127.0.0.1:${MAESTRO_DEMO_ENDPOINTS_PORT:-9300} (/articles/N, /records, /sink)"
+fi
+
 cat <<MSG
 
 Maestro is running.
@@ -125,6 +133,7 @@ Maestro is running.
   Backend SAs    client secrets in $state/secrets/<service>.secret (maestro-worker: the reference worker)
   Postgres       $(deploy/local/postgres.sh url | sed 's|://postgres:[^@]*@|://postgres:***@|')
                  (superuser password in .local/postgres/superuser.password)
+  Templates      intelligence-analysis, data-processing (services/workflow-service/README.md, "Templates")
   Logs           $logs/<service>.log
 Press Ctrl-C to stop everything.
 MSG
