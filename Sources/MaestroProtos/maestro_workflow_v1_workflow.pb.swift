@@ -700,7 +700,9 @@ public nonisolated struct Maestro_Workflow_V1_ParameterSpec: Sendable {
   fileprivate var _validation: Maestro_Workflow_V1_ParameterValidation? = nil
 }
 
-/// Validation rules; each applies only to the types named.
+/// Validation rules; each applies only to the types named. On a LIST, the
+/// rules for scalars (allowed_values, minimum/maximum, pattern, min/max_length)
+/// apply to each item.
 public nonisolated struct Maestro_Workflow_V1_ParameterValidation: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
