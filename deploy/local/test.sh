@@ -24,7 +24,12 @@ MAESTRO_TEST_PYTHON=$(deploy/local/python-env.sh)
 # The suites run in parallel and many spawn real services, each with its connection pools:
 # 400 connections (the local default) is not enough for all of them at once.
 MAESTRO_PG_MAX_CONNECTIONS=${MAESTRO_PG_MAX_CONNECTIONS:-1200} deploy/local/postgres.sh start --dir "$dir" --port "$port"
-trap 'deploy/local/postgres.sh stop --dir "$dir" --port "$port"' EXIT
+# Services the tests spawned and lost (the test process crashed) are orphans of init: stop them
+# too, so they neither hold Postgres connections nor eat the CPU of whatever runs next.
+kill_orphans() {
+    ps -eo pid=,ppid=,args= | awk -v bin="$bin/" '$2 == 1 && index($3, bin) == 1 {print $1}' | xargs -r kill -9 2>/dev/null || true
+}
+trap 'kill_orphans; deploy/local/postgres.sh stop --dir "$dir" --port "$port"' EXIT
 
 export MAESTRO_TEST_DATABASE_URL
 MAESTRO_TEST_DATABASE_URL=$(MAESTRO_PG_DATABASE=postgres deploy/local/postgres.sh url --dir "$dir" --port "$port")
