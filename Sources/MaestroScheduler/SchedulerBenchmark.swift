@@ -13,7 +13,8 @@ import PostgresNIO
 /// - fire lag p50/p99 (due time → StartRun confirmed) while the schedules fire on their own,
 ///   spread evenly over a period (100,000 / 600 s ≈ 167 fires/s);
 /// - the ceiling measured in the same run: StartRun calls/s against the same workflow-service
-///   with the same concurrency, and the scheduler's fire rate as a share of it.
+///   with the same concurrency (the bench schedules paused first, so that their fires do not
+///   compete with it), and the scheduler's fire rate as a share of it.
 public enum SchedulerBenchmark {
   public struct Options: Sendable {
     public var databaseURL: String

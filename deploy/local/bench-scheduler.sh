@@ -6,7 +6,8 @@
 #      due for months, and how many sequential scans of the schedules table it made (goal: ~0);
 #   2. firing: each schedule fires every 10 minutes, offsets spread evenly (~167 fires/s); fire
 #      lag p50/p99 = due time -> StartRun confirmed (goal: p99 < 1 s);
-#   3. the ceiling in the same run: StartRun calls/s on the same workflow-service (32 callers).
+#   3. the ceiling in the same run: StartRun calls/s on the same workflow-service (32 callers),
+#      with the bench schedules paused so that their fires do not compete with it.
 # Note: this VM's fsync is very fast; real disks slow the run starts, not the scheduler's reads.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
