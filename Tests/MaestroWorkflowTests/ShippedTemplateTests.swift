@@ -10,23 +10,14 @@ import Testing
 @Suite("The shipped templates: intelligence-analysis and data-processing (real Postgres)")
 struct ShippedTemplateTests {
   static let folder = TestEnvironment.repositoryRoot + "/services/workflow-service/workflows/templates"
-  static var foreachSupported: Bool { StepType.supported.contains(.foreach) }
-
   static func load(_ name: String) throws -> Maestro_Workflow_V1_Template {
     try TemplateLoader.template(file: "\(self.folder)/\(name).yaml")
   }
 
-  @Test("both files are valid templates (intelligence-analysis once the engine executes foreach)")
+  @Test("both files are valid templates")
   func valid() throws {
     #expect(TemplateInstantiator.validate(try Self.load("data-processing")).isEmpty)
-    let intelligence = TemplateInstantiator.validate(try Self.load("intelligence-analysis"))
-    if Self.foreachSupported {
-      #expect(intelligence.isEmpty)
-    } else {
-      // The only objection until foreach lands.
-      #expect(intelligence.map(\.path) == ["definition.steps[0].type"])
-      #expect(intelligence.map(\.code) == ["unsupported_step_type"])
-    }
+    #expect(TemplateInstantiator.validate(try Self.load("intelligence-analysis")).isEmpty)
   }
 
   @Test("intelligence-analysis: every bad parameter is reported with its path; good ones give a foreach over the sources")
@@ -56,17 +47,12 @@ struct ShippedTemplateTests {
     #expect(tooFew.issues.map(\.code) == ["too_few_items"])
 
     let good = TemplateInstantiator.instantiate(template, parameters: ["case_name": "Case 7", "sources": ["http://127.0.0.1:9300/articles/1"]])
-    if Self.foreachSupported {
-      let definition = try good.get()
-      #expect(definition.steps[0].foreach.items == "${['http://127.0.0.1:9300/articles/1']}")
-      #expect(definition.steps[3].approval.approvers == ["analyst"])
-      #expect(definition.labels["case"] == "Case 7")
-      #expect(JSONValue(definition.steps[1].input)["types"] == ["person", "organization"])
-      #expect(JSONValue(definition.steps[1].input)["min_confidence"] == 0.6)
-    } else {
-      guard case .failure(let failure) = good else { return }
-      #expect(failure.issues.map(\.code) == ["unsupported_step_type"])
-    }
+    let definition = try good.get()
+    #expect(definition.steps[0].foreach.items == "${['http://127.0.0.1:9300/articles/1']}")
+    #expect(definition.steps[3].approval.approvers == ["analyst"])
+    #expect(definition.labels["case"] == "Case 7")
+    #expect(JSONValue(definition.steps[1].input)["types"] == ["person", "organization"])
+    #expect(JSONValue(definition.steps[1].input)["min_confidence"] == 0.6)
   }
 
   @Test("data-processing over gRPC: registers, VALIDATE_ONLY reports every violation, START_RUN extracts, filters and loads")
@@ -115,7 +101,7 @@ struct ShippedTemplateTests {
       try await installer.install()
       try await installer.install()
       let listed = try await harness.workflows.listTemplates(.init(), metadata: try await harness.auth(tenant: "default"))
-      #expect(listed.templates.map(\.name) == (Self.foreachSupported ? ["data-processing", "intelligence-analysis"] : ["data-processing"]))
+      #expect(listed.templates.map(\.name) == ["data-processing", "intelligence-analysis"])
       #expect(listed.templates.allSatisfy { $0.version == 1 && $0.meta.createdBy == "workflow-service" })
     }
   }

@@ -92,4 +92,11 @@ public enum DefinitionLoader {
     let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : String(format: "%.3fs", Double(milliseconds) / 1000)
   }
+
+  /// The definition or template files (`.yaml`, `.yml`, `.json`) in `directory`, sorted; nil
+  /// when the directory cannot be read.
+  static func files(in directory: String) -> [String]? {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+    return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }.sorted()
+  }
 }

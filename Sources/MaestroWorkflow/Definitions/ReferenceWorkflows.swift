@@ -12,11 +12,7 @@ struct ReferenceWorkflows: Sendable {
 
   func install() async throws {
     guard !self.tenant.isEmpty else { return }
-    let files: [String]
-    do {
-      files = try FileManager.default.contentsOfDirectory(atPath: self.directory)
-        .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }.sorted()
-    } catch {
+    guard let files = DefinitionLoader.files(in: self.directory) else {
       self.engine.logger.warning("no reference workflows", metadata: ["directory": "\(self.directory)"])
       return
     }

@@ -8,8 +8,7 @@ import MaestroWorkflowModel
 /// like ``ReferenceWorkflows``. Idempotent: an unchanged template is not registered again.
 ///
 /// Unlike a reference workflow, an invalid template file is logged as an error and skipped
-/// rather than stopping the service: templates are conveniences nothing else depends on, and
-/// a template may use a step type this engine version does not execute yet.
+/// rather than stopping the service: templates are conveniences nothing else depends on.
 struct ShippedTemplates: Sendable {
   let engine: WorkflowEngine
   let directory: String
@@ -17,11 +16,7 @@ struct ShippedTemplates: Sendable {
 
   func install() async throws {
     guard !self.tenant.isEmpty else { return }
-    let files: [String]
-    do {
-      files = try FileManager.default.contentsOfDirectory(atPath: self.directory)
-        .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }.sorted()
-    } catch {
+    guard let files = DefinitionLoader.files(in: self.directory) else {
       self.engine.logger.warning("no shipped templates", metadata: ["directory": "\(self.directory)"])
       return
     }

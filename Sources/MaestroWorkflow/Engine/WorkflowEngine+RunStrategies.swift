@@ -69,7 +69,7 @@ extension WorkflowEngine {
         let running = active.filter { $0.status == .running }.count
         queue = active.contains { $0.status == .queued } || running >= (workflow.runLimit ?? Int.max)
       }
-      let planned = queue ? try self.planQueued(tenant: tenant, request, workflow: workflow) : try await self.planStart(tenant: tenant, request, workflow: workflow)
+      let planned = try await self.planStart(tenant: tenant, request, workflow: workflow, queued: queue)
       var cancelled: [RunRecord] = []
       if mode == .cancelPrevious {
         let newer = planned.run.id.uuidString.lowercased()
@@ -100,9 +100,7 @@ extension WorkflowEngine {
           """,
           logger: self.logger
         ).collect()
-        var run = planned.run
-        if queue { run.startedAt = nil }
-        return (run, true, planned.transaction.scheduledReadyWork, cancelled, queue)
+        return (planned.run, true, planned.transaction.scheduledReadyWork, cancelled, queue)
       case .exists:
         // The key was used meanwhile by a start of another workflow (which took another lock).
         guard let key = request.idempotencyKey, let existing = try await self.runByIdempotencyKey(tenant: tenant, key: key, on: connection) else {
@@ -121,29 +119,6 @@ extension WorkflowEngine {
       for run in result.cancelled { self.metrics.runFinished(run, status: .cancelled) }
     }
     return (result.run, result.created)
-  }
-
-  /// A queued run: created, not started. Its deadlines, timers and first steps come when the
-  /// timer loop promotes it.
-  func planQueued(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) throws -> PlannedStart {
-    let input: JSONValue
-    switch ParameterValidator.apply(workflow.parameters, to: request.input, path: "input") {
-    case .success(let applied): input = applied
-    case .failure(let issues): throw MaestroError.invalidDefinition(issues.issues, summary: "input does not match the workflow's parameters")
-    }
-    let now = self.now()
-    let run = RunRecord(
-      tenant: tenant, id: UUID(), workflowName: workflow.name, workflowVersion: workflow.version, status: .queued, input: input,
-      output: nil, error: nil, idempotencyKey: request.idempotencyKey, parentRunID: nil, parentStepID: nil, startedBy: request.startedBy,
-      labels: .object(request.labels.mapValues(JSONValue.string)), createdAt: now, startedAt: nil, finishedAt: nil,
-      deadline: nil, slaDeadline: nil, slaMet: nil, lastEventSequence: 0, runAttempt: 1
-    )
-    var transaction = RunTransaction(newRun: run, workflow: workflow, now: now, logger: self.logger)
-    transaction.record("RUN_CREATED", payload: [
-      "input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version)),
-      "queued": .string("behind the active runs (run strategy \(Self.strategyName(workflow.definition.runStrategy.mode)))"),
-    ])
-    return PlannedStart(transaction: transaction, latest: request.workflowVersion == 0)
   }
 
   /// The `start_queued` timer: starts the workflow's oldest queued run if a slot is free, and
@@ -173,10 +148,7 @@ extension WorkflowEngine {
       return
     }
     let now = transaction.now
-    transaction.run.status = .running
-    transaction.run.startedAt = now
-    transaction.run.deadline = transaction.workflow.runTimeout.map { now.addingTimeInterval($0.seconds) }
-    transaction.run.slaDeadline = transaction.workflow.sla.map { now.addingTimeInterval($0.seconds) }
+    transaction.begin(payload: ["queued_for_ms": .number((now.timeIntervalSince(run.createdAt) * 1000).rounded())])
     _ = try await connection.query(
       """
       UPDATE runs SET started_at = \(now), queued_at = NULL, deadline = \(transaction.run.deadline), sla_deadline = \(transaction.run.slaDeadline)
@@ -184,9 +156,6 @@ extension WorkflowEngine {
       """,
       logger: self.logger
     ).collect()
-    transaction.record("RUN_STARTED", payload: ["queued_for_ms": .number((now.timeIntervalSince(run.createdAt) * 1000).rounded())])
-    if let deadline = transaction.run.deadline { transaction.addTimer(kind: "run_timeout", fireAt: deadline) }
-    if let slaDeadline = transaction.run.slaDeadline { transaction.addTimer(kind: "sla", fireAt: slaDeadline) }
     try await transaction.advance()
     self.metrics.runStarted(workflow: run.workflowName)
     if running + 1 < limit, queued.count > 1 {

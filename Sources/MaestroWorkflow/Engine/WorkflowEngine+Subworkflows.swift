@@ -35,22 +35,20 @@ extension WorkflowEngine {
     }
     let now = transaction.now
     let key = "subworkflow:\(parent.id.uuidString.lowercased()):\(id):\(attempt)"
-    var run = RunRecord(
-      tenant: parent.tenant, id: UUID(), workflowName: child.name, workflowVersion: child.version, status: .running, input: applied,
+    var created = RunRecord(
+      tenant: parent.tenant, id: UUID(), workflowName: child.name, workflowVersion: child.version, status: .queued, input: applied,
       output: nil, error: nil, idempotencyKey: key, parentRunID: parent.id, parentStepID: id,
-      startedBy: "run:\(parent.id.uuidString.lowercased())", labels: parent.labels, createdAt: now, startedAt: now, finishedAt: nil,
-      deadline: child.runTimeout.map { now.addingTimeInterval($0.seconds) }, slaDeadline: child.sla.map { now.addingTimeInterval($0.seconds) },
-      slaMet: nil, lastEventSequence: 0, runAttempt: 1
+      startedBy: "run:\(parent.id.uuidString.lowercased())", labels: parent.labels, createdAt: now, startedAt: nil, finishedAt: nil,
+      deadline: nil, slaDeadline: nil, slaMet: nil, lastEventSequence: 0, runAttempt: 1
     )
-    run.parentStepAttempt = attempt
-    var childTransaction = RunTransaction(newRun: run, workflow: child, now: now, logger: self.logger)
+    created.parentStepAttempt = attempt
+    var childTransaction = RunTransaction(newRun: created, workflow: child, now: now, logger: self.logger)
     childTransaction.record("RUN_CREATED", payload: [
       "input": applied, "workflow": .string(child.name), "version": .number(Double(child.version)),
       "parent_run_id": .string(parent.id.uuidString.lowercased()), "parent_step_id": .string(id),
     ])
-    childTransaction.record("RUN_STARTED")
-    if let deadline = run.deadline { childTransaction.addTimer(kind: "run_timeout", fireAt: deadline) }
-    if let slaDeadline = run.slaDeadline { childTransaction.addTimer(kind: "sla", fireAt: slaDeadline) }
+    childTransaction.begin()
+    let run = childTransaction.run
     try await childTransaction.advance()
 
     let inserted = try await connection.query(

@@ -79,51 +79,12 @@ extension WorkflowEngine {
     case "step_timeout":
       guard let stepID, let attempt else { return }
       let failure = StepFailure("step '\(stepID)' attempt \(attempt) exceeded its timeout", errorClass: .timeout)
-      let rows = try await transaction.connection.query(
-        """
-        UPDATE step_executions SET status = 'TIMED_OUT', error = \(failure.json.jsonText)::jsonb, error_class = 'timeout',
-          finished_at = \(transaction.now), lease_token = NULL, lease_expires_at = NULL
-        WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt)
-          AND status IN ('RUNNING', 'WAITING')
-        RETURNING started_at
-        """,
-        logger: self.logger
-      ).collect()
-      guard let row = rows.first else { return }
-      let startedAt = try row.decode(Date?.self, context: .default)
-      transaction.deleteTimers(step: stepID, attempt: attempt)
-      self.metrics.stepFinished(.init(
-        tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID,
-        type: transaction.workflow.stepSpec(stepID)?.type.rawValue ?? "", status: .timedOut, errorClass: "timeout",
-        startedAt: startedAt, finishedAt: transaction.now
-      ))
-      try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
-      try await transaction.advance()
+      try await self.timeOut(step: stepID, attempt: attempt, failure, from: ["RUNNING", "WAITING"], in: &transaction)
     case "schedule_to_start":
       guard let stepID, let attempt else { return }
       let failure = StepFailure("task '\(stepID)' attempt \(attempt) was not picked up by a worker within its schedule_to_start_timeout", errorClass: .timeout, type: "schedule_to_start")
-      let rows = try await transaction.connection.query(
-        """
-        UPDATE step_executions SET status = 'TIMED_OUT', error = \(failure.json.jsonText)::jsonb, error_class = 'timeout', finished_at = \(transaction.now)
-        WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt) AND status = 'READY'
-        RETURNING step_id
-        """,
-        logger: self.logger
-      ).collect()
-      guard !rows.isEmpty else { return }  // claimed in time
-      let now = transaction.now
-      transaction.noteStoredChange(step: stepID, attempt: attempt) { record in
-        record.status = .timedOut
-        record.error = failure
-        record.finishedAt = now
-      }
-      transaction.deleteTimers(step: stepID, attempt: attempt)
-      self.metrics.stepFinished(.init(
-        tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID, type: "task", status: .timedOut,
-        errorClass: "timeout", startedAt: nil, finishedAt: transaction.now
-      ))
-      try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
-      try await transaction.advance()
+      // Only while it waits in its queue: a claimed attempt is not affected.
+      try await self.timeOut(step: stepID, attempt: attempt, failure, from: ["READY"], in: &transaction)
     case "signal_timeout":
       guard let stepID, let attempt, let step = transaction.workflow.stepSpec(stepID) else { return }
       transaction.record("TIMER_FIRED", step: stepID, attempt: attempt, payload: ["kind": "signal_timeout", "fire_at": .string(Timestamps.format(fireAt))])
@@ -147,6 +108,37 @@ extension WorkflowEngine {
     default:
       self.logger.warning("unknown timer kind", metadata: ["kind": "\(kind)"])
     }
+  }
+
+  /// Fails an attempt as TIMED_OUT if it is still in one of `statuses`, then lets the retry
+  /// policy decide and advances the run.
+  private func timeOut(step stepID: String, attempt: Int, _ failure: StepFailure, from statuses: [String], in transaction: inout RunTransaction) async throws {
+    let now = transaction.now
+    let rows = try await transaction.connection.query(
+      """
+      UPDATE step_executions SET status = 'TIMED_OUT', error = \(failure.json.jsonText)::jsonb, error_class = 'timeout',
+        finished_at = \(now), lease_token = NULL, lease_expires_at = NULL
+      WHERE tenant = \(transaction.run.tenant) AND run_id = \(transaction.run.id) AND step_id = \(stepID) AND attempt = \(attempt)
+        AND status = ANY(\(statuses)::text[])
+      RETURNING started_at
+      """,
+      logger: self.logger
+    ).collect()
+    guard let row = rows.first else { return }
+    let startedAt = try row.decode(Date?.self, context: .default)
+    transaction.noteStoredChange(step: stepID, attempt: attempt) { record in
+      record.status = .timedOut
+      record.error = failure
+      record.finishedAt = now
+    }
+    transaction.deleteTimers(step: stepID, attempt: attempt)
+    self.metrics.stepFinished(.init(
+      tenant: transaction.run.tenant, workflow: transaction.run.workflowName, stepID: stepID,
+      type: transaction.workflow.stepSpec(stepID)?.type.rawValue ?? "", status: .timedOut, errorClass: "timeout",
+      startedAt: startedAt, finishedAt: now
+    ))
+    try await self.afterFailure(step: stepID, attempt: attempt, failure: failure, status: .timedOut, in: &transaction)
+    try await transaction.advance()
   }
 
   /// The earliest due time of any timer (nil: none).

@@ -134,8 +134,10 @@ final class WorkflowEngine: Sendable {
     throw MaestroError(.aborted, "workflow '\(request.workflowName)' changed while the run was being started; try again")
   }
 
-  /// Validates the input and plans the new run's first transition (no database access).
-  func planStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow) async throws -> PlannedStart {
+  /// Validates the input and plans the new run's first transition (no database access). A
+  /// `queued` run (its run strategy holds it back) is created without starting: no steps,
+  /// timers or deadlines until it is promoted (``promoteQueued(in:)``).
+  func planStart(tenant: String, _ request: StartRequest, workflow: CompiledWorkflow, queued: Bool = false) async throws -> PlannedStart {
     let input: JSONValue
     switch ParameterValidator.apply(workflow.parameters, to: request.input, path: "input") {
     case .success(let applied): input = applied
@@ -143,18 +145,21 @@ final class WorkflowEngine: Sendable {
     }
     let now = self.now()
     let run = RunRecord(
-      tenant: tenant, id: UUID(), workflowName: workflow.name, workflowVersion: workflow.version, status: .running, input: input,
+      tenant: tenant, id: UUID(), workflowName: workflow.name, workflowVersion: workflow.version, status: .queued, input: input,
       output: nil, error: nil, idempotencyKey: request.idempotencyKey, parentRunID: nil, parentStepID: nil, startedBy: request.startedBy,
-      labels: .object(request.labels.mapValues(JSONValue.string)), createdAt: now, startedAt: now, finishedAt: nil,
-      deadline: workflow.runTimeout.map { now.addingTimeInterval($0.seconds) },
-      slaDeadline: workflow.sla.map { now.addingTimeInterval($0.seconds) }, slaMet: nil, lastEventSequence: 0, runAttempt: 1
+      labels: .object(request.labels.mapValues(JSONValue.string)), createdAt: now, startedAt: nil, finishedAt: nil,
+      deadline: nil, slaDeadline: nil, slaMet: nil, lastEventSequence: 0, runAttempt: 1
     )
     var transaction = RunTransaction(newRun: run, workflow: workflow, now: now, logger: self.logger)
-    transaction.record("RUN_CREATED", payload: ["input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version))])
-    transaction.record("RUN_STARTED")
-    if let deadline = run.deadline { transaction.addTimer(kind: "run_timeout", fireAt: deadline) }
-    if let slaDeadline = run.slaDeadline { transaction.addTimer(kind: "sla", fireAt: slaDeadline) }
-    try await transaction.advance()
+    var created: [String: JSONValue] = ["input": input, "workflow": .string(workflow.name), "version": .number(Double(workflow.version))]
+    if queued {
+      created["queued"] = .string("behind the active runs (run strategy \(Self.strategyName(workflow.definition.runStrategy.mode)))")
+    }
+    transaction.record("RUN_CREATED", payload: .object(created))
+    if !queued {
+      transaction.begin()
+      try await transaction.advance()
+    }
     return PlannedStart(transaction: transaction, latest: request.workflowVersion == 0)
   }
 

@@ -14,8 +14,9 @@ import PostgresNIO
 /// iterations that completed under an earlier attempt and runs the others again.
 extension RunTransaction {
   mutating func advanceForeachSteps() async throws {
-    // Starting an iteration can end it at once (a false `when`, an input that fails to
-    // evaluate), which can free a slot or end the foreach: repeat until nothing changes.
+    // Ending a foreach (its in-flight iterations are then cancelled), or an iteration that ends
+    // as it starts (a false `when`, an input that fails to evaluate) needs another look: repeat
+    // until nothing of the kind happens.
     var changed = true
     var rounds = 0
     while changed, rounds < 1_000 {
@@ -39,7 +40,8 @@ extension RunTransaction {
     }
   }
 
-  /// One waiting foreach attempt; returns whether it changed anything.
+  /// One waiting foreach attempt; returns whether the foreach ended or an iteration ended as it
+  /// started (then the caller looks again).
   private mutating func advanceForeach(
     _ step: CompiledWorkflow.CompiledStep,
     _ foreach: CompiledWorkflow.ForEach,
@@ -94,25 +96,28 @@ extension RunTransaction {
     }
     let slots = foreach.concurrency - inFlight
     guard slots > 0, !notStarted.isEmpty else { return false }
-    let snapshots = try await self.steps().snapshots
+    let planner = RunPlanner(workflow: self.workflow)
     var context = ExpressionContext(input: self.run.input, run: self.run.expressionValue, now: self.now)
     context.params = .object([:])
-    let planner = RunPlanner(workflow: self.workflow)
+    context.steps = planner.expressionSteps(try await self.steps().snapshots)
+    var endedAtOnce = false
     for (index, previousAttempt) in notStarted.prefix(slots) {
       let attempt = previousAttempt + 1
-      switch planner.iteration(of: step, index: index, item: items[index], snapshots: snapshots, context: context) {
+      switch planner.iteration(of: step, index: index, item: items[index], context: context) {
       case .schedule(let id, let input):
         self.insertStep(id, attempt: attempt, status: .ready, input: input, visibleAt: self.now, foreachAttempt: current.attempt)
         self.record("STEP_SCHEDULED", step: id, attempt: attempt, payload: ["input": input])
       case .skip(let id, let reason):
         self.insertStep(id, attempt: attempt, status: .skipped, input: nil, visibleAt: nil, foreachAttempt: current.attempt)
         self.record("STEP_SKIPPED", step: id, attempt: attempt, payload: ["reason": .string(reason)])
+        endedAtOnce = true
       case .fail(let id, let failure):
         self.insertStep(id, attempt: attempt, status: .failed, input: nil, visibleAt: nil, error: failure, foreachAttempt: current.attempt)
         self.record("STEP_FAILED", step: id, attempt: attempt, payload: ["error": failure.json])
+        endedAtOnce = true
       }
     }
-    return true
+    return endedAtOnce
   }
 
   /// Ends a waiting foreach attempt. Its failure is final for the attempt (the iterations had

@@ -40,7 +40,7 @@ struct RunTransaction {
   private(set) var cancelledAttempts: [(step: String, attempt: Int)] = []
   /// The run ended and its workflow queues runs (sequential, or parallel with a limit): the
   /// oldest queued run gets a `start_queued` timer.
-  private(set) var promotesQueued = false
+  var promotesQueued: Bool { self.finishedStatus != nil && self.workflow.queuesRuns }
   private(set) var cancelsStoredSteps = false
   private(set) var deletesRunTimers = false
   /// Whether a READY step was written: after the commit, wake executors
@@ -139,6 +139,20 @@ struct RunTransaction {
 
   // MARK: Transitions
 
+  /// Starts the run now: RUNNING, its run timeout and SLA counted from now (with their timers),
+  /// RUN_STARTED. Every start goes through here: StartRun, a sub-workflow's child, a queued run
+  /// promoted by its run strategy.
+  mutating func begin(payload: JSONValue = .object([:])) {
+    let now = self.now
+    self.run.status = .running
+    self.run.startedAt = now
+    self.run.deadline = self.workflow.runTimeout.map { now.addingTimeInterval($0.seconds) }
+    self.run.slaDeadline = self.workflow.sla.map { now.addingTimeInterval($0.seconds) }
+    self.record("RUN_STARTED", payload: payload)
+    if let deadline = self.run.deadline { self.addTimer(kind: "run_timeout", fireAt: deadline) }
+    if let slaDeadline = self.run.slaDeadline { self.addTimer(kind: "sla", fireAt: slaDeadline) }
+  }
+
   /// Cancels one stored in-flight attempt (READY, RUNNING or WAITING): its late completion is
   /// fenced off, its timers dropped, a child run it started cancelled.
   mutating func cancelStoredAttempt(step: String, attempt: Int) {
@@ -215,7 +229,6 @@ struct RunTransaction {
     if status != .completed, self.workflow.steps.values.contains(where: { $0.type == .subworkflow || $0.foreach?.step.type == .subworkflow }) {
       self.cancelsChildren = true
     }
-    if self.workflow.queuesRuns { self.promotesQueued = true }
     self.run.status = status
     self.run.output = output
     self.run.error = error

@@ -42,7 +42,7 @@ public struct RunPlanner: Sendable {
     var states = snapshots
     var actions: [StepAction] = []
     var context = baseContext
-    context.steps = states.filter { self.workflow.steps[$0.key] != nil }.mapValues(\.expressionValue)
+    context.steps = self.expressionSteps(states)
 
     var changed = true
     while changed {
@@ -76,15 +76,20 @@ public struct RunPlanner: Sendable {
     return Plan(actions: actions, outcome: self.outcome(states: states, context: context))
   }
 
+  /// What `steps.*` evaluates to: the workflow's steps (foreach iterations are not steps).
+  public func expressionSteps(_ snapshots: [String: StepSnapshot]) -> [String: JSONValue] {
+    snapshots.filter { self.workflow.steps[$0.key] != nil }.mapValues(\.expressionValue)
+  }
+
   /// Iteration `index` of foreach step `step` over `item`: its inner step's `when` decides
-  /// whether it runs, and its input is evaluated with `item` and `index` in scope.
-  public func iteration(of step: CompiledWorkflow.CompiledStep, index: Int, item: JSONValue, snapshots: [String: StepSnapshot], context baseContext: ExpressionContext) -> StepAction {
+  /// whether it runs, and its input is evaluated with `item` and `index` in scope. `context`
+  /// carries the run's steps (``expressionSteps(_:)``).
+  public func iteration(of step: CompiledWorkflow.CompiledStep, index: Int, item: JSONValue, context baseContext: ExpressionContext) -> StepAction {
     let id = CompiledWorkflow.iterationID(step.id, index)
     guard let inner = step.foreach?.step else {
       return .fail(id, StepFailure("\(step.id): not a foreach step", errorClass: .platform, nonRetryable: true))
     }
     var context = baseContext
-    context.steps = snapshots.filter { self.workflow.steps[$0.key] != nil }.mapValues(\.expressionValue)
     context.item = item
     context.index = index
     do {
